@@ -1,0 +1,4 @@
+# mmdet's Panoptic FPN, unchanged: the reference every method is compared to.
+_base_ = 'mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'
+
+default_scope = 'mmpanoptic'

@@ -1,0 +1,128 @@
+"""End to end: one training iteration and one evaluation of the baseline
+synthetic config on a tiny split, in-process and through ``mim``."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmpanoptic.utils import register_all_modules
+from mmpanoptic.utils.config_path import find_config
+
+from ..conftest import REPO_ROOT, tiny_synthetic_cfg_options
+
+CONFIG = 'panoptic-fpn_r18_fpn_synthetic'
+
+
+def _tiny_cfg(tiny, work_dir):
+    cfg = Config.fromfile(find_config(CONFIG))
+    cfg.merge_from_dict(
+        tiny_synthetic_cfg_options(tiny['root'], tiny['generator']))
+    cfg.merge_from_dict({
+        'train_cfg.max_iters': 1,
+        'train_cfg.val_interval': 1,
+        'train_dataloader.batch_size': 2,
+        'default_hooks.checkpoint.interval': 1,
+        'default_hooks.logger.interval': 1,
+        'param_scheduler': [],
+    })
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+def test_find_config_by_name_and_path():
+    path = find_config(CONFIG)
+    assert osp.basename(path) == CONFIG + '.py'
+    assert find_config(path) == path
+
+
+def test_one_iteration_and_one_evaluation(tiny_synthetic, tmp_path):
+    register_all_modules()
+    runner = Runner.from_cfg(_tiny_cfg(tiny_synthetic, tmp_path))
+    runner.train()
+    # torch >= 2.6 loads weights_only by default: mmengine checkpoints must
+    # still load (test.py, --resume)
+    checkpoint = torch.load(tmp_path / 'iter_1.pth')
+    assert checkpoint['meta']['iter'] == 1
+    assert 'message_hub' in checkpoint and 'optimizer' in checkpoint
+    metrics = runner.test()
+    for key in ('coco_panoptic/PQ', 'coco_panoptic/SQ', 'coco_panoptic/RQ',
+                'coco_panoptic/PQ_th', 'coco_panoptic/PQ_st'):
+        assert 0.0 <= metrics[key] <= 100.0
+
+
+def _mim():
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    assert osp.exists(mim), 'mim is not installed next to python'
+    return mim
+
+
+def test_mim_finds_package_configs_and_tools():
+    from mim.utils import get_installed_path
+    root = get_installed_path('mmpanoptic')
+    assert osp.isfile(osp.join(root, '.mim', 'tools', 'train.py'))
+    assert osp.isfile(osp.join(root, '.mim', 'tools', 'test.py'))
+    configs = osp.join(root, '.mim', 'configs')
+    found = [f for _, _, files in os.walk(configs, followlinks=True)
+             for f in files]
+    assert CONFIG + '.py' in found
+
+
+def test_mim_link_hook(tmp_path):
+    """The start-up hook links site-packages/mmpanoptic once, harmlessly."""
+    site = tmp_path / 'site'
+    site.mkdir()
+    shutil.copy(osp.join(REPO_ROOT, 'mmpanoptic/utils/mim_link.py'),
+                site / 'mmpanoptic_mim_link.py')
+    source = tmp_path / 'src' / 'mmpanoptic'
+    source.mkdir(parents=True)
+    code = ('import mmpanoptic_mim_link as m; '
+            f'm.link({str(source)!r}); m.link({str(source)!r})')
+    subprocess.run([sys.executable, '-S', '-c', code], cwd=site, check=True,
+                   env={**os.environ, 'PYTHONPATH': str(site)})
+    assert os.readlink(site / 'mmpanoptic') == str(source)
+    # a missing source tree never produces a dangling link
+    (site / 'mmpanoptic').unlink()
+    shutil.rmtree(source)
+    subprocess.run([sys.executable, '-S', '-c', code], cwd=site, check=True,
+                   env={**os.environ, 'PYTHONPATH': str(site)})
+    assert not osp.lexists(site / 'mmpanoptic')
+
+
+def test_mim_train_and_test_from_another_directory(tmp_path):
+    """`mim train mmpanoptic <name>` from a folder outside the checkout
+    (data generated there on first use), then `mim test`."""
+    tiny = {
+        'dataset.generator.splits.train': 4,
+        'dataset.generator.splits.val': 2,
+        'dataset.generator.height': 64, 'dataset.generator.width': 64,
+        'num_workers': 0, 'persistent_workers': False
+    }
+    options = [
+        f'{loader}.{key}={value}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader') for key, value in tiny.items()
+    ] + [
+        'train_cfg.max_iters=1', 'train_cfg.val_interval=100',
+        'train_dataloader.batch_size=2', 'param_scheduler=[]',
+        'default_hooks.checkpoint.interval=1'
+    ]
+    env = {**os.environ, 'PYTHONPATH': ''}
+    subprocess.run(
+        [_mim(), 'train', 'mmpanoptic', CONFIG, '--work-dir', 'work', '-y',
+         '--cfg-options', *options],
+        cwd=tmp_path, env=env, check=True)
+    checkpoint = tmp_path / 'work' / 'iter_1.pth'
+    assert checkpoint.exists()
+    assert (tmp_path / 'data/synthetic_panoptic/annotations/'
+            'panoptic_val.json').exists()
+    result = subprocess.run(
+        [_mim(), 'test', 'mmpanoptic', CONFIG, '--checkpoint',
+         str(checkpoint), '--work-dir', 'work', '-y', '--cfg-options',
+         *options],
+        cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
+    assert 'coco_panoptic/PQ' in result.stdout + result.stderr
