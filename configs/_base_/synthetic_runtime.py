@@ -6,7 +6,7 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
-        interval=500,
+        interval=400,
         max_keep_ckpts=2,
         save_last=True))
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)

@@ -1,6 +1,6 @@
 # Iteration-based schedule for the synthetic dataset: every method's synthetic
 # config uses it, so all methods are compared on the same budget.
-max_iters = 1500
+max_iters = 800
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

@@ -1,0 +1,100 @@
+"""tools/analysis_tools/benchmark.py: helpers and a tiny side-by-side run."""
+import importlib.util
+import os.path as osp
+
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.structures import PixelData
+
+from ..conftest import REPO_ROOT
+
+
+def _load_tool():
+    path = osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_force_detections_rewrites_thresholds_recursively():
+    tool = _load_tool()
+    test_cfg = dict(
+        rpn=dict(max_per_img=1000, nms=dict(iou_threshold=0.7)),
+        rcnn=dict(score_thr=0.6, max_per_img=100),
+        panoptic=dict(stuff_area_limit=4096))
+    tool.force_detections(test_cfg, 7)
+    assert test_cfg['rcnn'] == dict(score_thr=0.0, max_per_img=7)
+    assert test_cfg['rpn']['max_per_img'] == 7
+    assert test_cfg['panoptic'] == dict(stuff_area_limit=4096)
+
+
+def test_drop_pretrained_only_removes_pretrained():
+    tool = _load_tool()
+    cfg = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='x')),
+               head=dict(init_cfg=dict(type='Normal', std=0.01)))
+    tool.drop_pretrained(cfg)
+    assert cfg['backbone']['init_cfg'] is None
+    assert cfg['head']['init_cfg'] == dict(type='Normal', std=0.01)
+
+
+def test_count_thing_segments():
+    tool = _load_tool()
+    sample = DetDataSample()
+    # stuff 5, things 1+1000, 1+2000, 3+3000, VOID 8
+    sem = torch.tensor([[[5, 1001, 2001], [3003, 8, 5]]])
+    sample.pred_panoptic_seg = PixelData(sem_seg=sem)
+    assert tool.count_thing_segments(sample) == 3
+
+
+def test_side_by_side_run_reports_every_column():
+    tool = _load_tool()
+    from mmpanoptic.utils import register_all_modules
+    register_all_modules()
+    models = {
+        name: tool.build_model('panoptic-fpn_r18_fpn_synthetic', None, 5,
+                               'cpu')
+        for name in ('a', 'b')
+    }
+    summary = tool.benchmark(models, (64, 96), runs=1, warmup=0,
+                             device='cpu')
+    for record in summary.values():
+        assert record['latency_s'] > 0
+        assert 0 <= record['postprocess_share'] <= 1
+        assert record['dcn_share'] == 0  # Panoptic FPN has no DCN
+        assert record['postprocess_methods'] == [
+            'panoptic_fusion_head.predict'
+        ]
+        assert record['params_m'] > 1
+    # the wrappers are removed afterwards
+    assert 'predict' not in vars(models['a'].panoptic_fusion_head)
+
+
+def test_section_timer_times_deformable_convs_and_declared_methods():
+    tool = _load_tool()
+    from mmcv.ops import DeformConv2dPack
+
+    class Head(torch.nn.Module):
+
+        def predict(self, x):
+            return x * 2
+
+    class Net(torch.nn.Module):
+        postprocess_methods = ('head.predict', )
+
+        def __init__(self):
+            super().__init__()
+            self.dcn = DeformConv2dPack(2, 2, 3, padding=1)
+            self.head = Head()
+
+        def forward(self, x):
+            return self.head.predict(self.dcn(x))
+
+    net = Net()
+    with tool.SectionTimer(net) as timer:
+        net(torch.rand(1, 2, 8, 8))
+    assert timer.seconds['dcn'] > 0
+    assert timer.seconds['postprocess'] > 0
+    timer.reset()
+    net(torch.rand(1, 2, 8, 8))  # hooks removed: nothing accumulates
+    assert timer.seconds == dict(postprocess=0.0, dcn=0.0)
