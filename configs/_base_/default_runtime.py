@@ -3,3 +3,8 @@ _base_ = 'mmdet::_base_/default_runtime.py'
 # mmpanoptic's modules first, then mmdet's (parent registries), then
 # mmengine's; other packages' modules as `mmseg.X`.
 default_scope = 'mmpanoptic'
+
+# atomic checkpoints, robust and RNG-exact resume, CPU distributed runs
+runner_type = 'PanopticRunner'
+# stop at the first NaN/inf loss term, naming it and the iteration
+custom_hooks = [dict(type='NonFiniteLossHook')]

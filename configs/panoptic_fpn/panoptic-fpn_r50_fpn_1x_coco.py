@@ -2,3 +2,6 @@
 _base_ = 'mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'
 
 default_scope = 'mmpanoptic'
+# atomic checkpoints, robust and RNG-exact resume, CPU distributed runs
+runner_type = 'PanopticRunner'
+custom_hooks = [dict(type='NonFiniteLossHook')]

@@ -17,10 +17,11 @@ def mmengine_checkpoint_globals() -> list:
     """The non-tensor globals found in checkpoints written by mmengine."""
     from mmengine.logging.history_buffer import HistoryBuffer
     multiarray = np.core.multiarray
+    # every concrete dtype class (numpy.dtypes.Float64DType, ...): log
+    # buffers and the saved numpy RNG state (uint32) are numpy arrays
     dtype_classes = [
-        type(np.dtype(name)) for name in
-        ('float16', 'float32', 'float64', 'int8', 'int16', 'int32', 'int64',
-         'uint8', 'bool')
+        getattr(np.dtypes, name) for name in dir(np.dtypes)
+        if name.endswith('DType')
     ]
     # builtins.getattr: numpy pickles dtype classes through it; under
     # weights_only, a REDUCE may still only call allow-listed callables.
