@@ -1,3 +1,4 @@
+from .cityscapes_panoptic import CityscapesPanopticDataset  # noqa: F401
 from .synthetic_dataset import SyntheticPanopticDataset
 from .synthetic_panoptic import (SYNTHETIC_CATEGORIES, SYNTHETIC_METAINFO,
                                  make_panoptic_sample,

@@ -52,8 +52,10 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# mmpanoptic's in-memory PQ (equal to panopticapi; mmdet's metric names,
+# coco_panoptic/PQ ...); mIoU too when a model returns pred_sem_seg.
 val_evaluator = dict(
-    type='CocoPanopticMetric',
+    type='PanopticMetric',
     ann_file=data_root + 'annotations/panoptic_val.json',
     seg_prefix=data_root + 'annotations/panoptic_val/',
     backend_args=backend_args)

@@ -1,0 +1,3 @@
+from .panoptic_metric import PanopticMetric
+
+__all__ = ['PanopticMetric']
