@@ -30,7 +30,12 @@ def test_mmdet_modules_resolve_through_parent():
     with DefaultScope.overwrite_default_scope('mmpanoptic'):
         assert MODELS.get('PanopticFPN') is PanopticFPN
         assert MODELS.get('mmdet.PanopticFPN') is PanopticFPN
-        assert TRANSFORMS.get('LoadPanopticAnnotations') is \
+        # mmpanoptic's stricter subclass shadows mmdet's in our scope ...
+        ours = TRANSFORMS.get('LoadPanopticAnnotations')
+        assert ours.__module__.startswith('mmpanoptic.')
+        assert issubclass(ours, LoadPanopticAnnotations)
+        # ... and mmdet's stays reachable with its prefix
+        assert TRANSFORMS.get('mmdet.LoadPanopticAnnotations') is \
             LoadPanopticAnnotations
         assert METRICS.get('CocoPanopticMetric') is not None
 

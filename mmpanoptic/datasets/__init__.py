@@ -1,10 +1,13 @@
-from .cityscapes_panoptic import CityscapesPanopticDataset  # noqa: F401
+from .cityscapes_panoptic import CityscapesPanopticDataset
+from .coco_panoptic import CocoPanopticDataset, PanopticDataError
 from .synthetic_dataset import SyntheticPanopticDataset
 from .synthetic_panoptic import (SYNTHETIC_CATEGORIES, SYNTHETIC_METAINFO,
                                  make_panoptic_sample,
                                  write_synthetic_panoptic)
+from .transforms import LoadPanopticAnnotations
 
 __all__ = [
-    'SyntheticPanopticDataset', 'SYNTHETIC_CATEGORIES', 'SYNTHETIC_METAINFO',
+    'CityscapesPanopticDataset', 'CocoPanopticDataset', 'PanopticDataError',
+    'LoadPanopticAnnotations', 'SyntheticPanopticDataset', 'SYNTHETIC_CATEGORIES', 'SYNTHETIC_METAINFO',
     'make_panoptic_sample', 'write_synthetic_panoptic'
 ]

@@ -1,13 +1,7 @@
 """Cityscapes panoptic (8 things, 11 stuff, things first) in COCO panoptic
 format, as written by ``tools/dataset_converters/cityscapes.py``."""
-import os.path as osp
-from collections import defaultdict
-from typing import List
-
-from mmdet.datasets import CocoPanopticDataset
-from mmengine.fileio import load
-
 from mmpanoptic.registry import DATASETS
+from .coco_panoptic import CocoPanopticDataset
 
 # (name, Cityscapes label id, colour) of the 19 evaluated classes, things
 # first; label ids and colours of cityscapesscripts.helpers.labels.
@@ -52,63 +46,9 @@ class CityscapesPanopticDataset(CocoPanopticDataset):
     writes: images ``file_name`` relative to ``leftImg8bit/<split>/``
     (``<city>/<city>_<seq>_<frame>_leftImg8bit.png``) and panoptic PNGs named
     by the annotations' ``file_name``, relative to ``data_prefix['seg']``.
-    It is read directly (not through the COCO API, whose per-segment-id
-    index is quadratic on Cityscapes, where every image reuses the stuff
-    ids 7..23).
+    Loading and validation are :class:`CocoPanopticDataset`'s (the JSON is
+    read directly: the COCO API's per-segment-id index is quadratic on
+    Cityscapes, where every image reuses the stuff ids 7..23).
     """
 
     METAINFO = CITYSCAPES_PANOPTIC_METAINFO
-
-    def load_data_list(self) -> List[dict]:
-        coco = load(self.ann_file, backend_args=self.backend_args)
-        categories = {c['id']: c for c in coco['categories']}
-        by_name = {c['name']: c['id'] for c in coco['categories']}
-        missing = [n for n in self.metainfo['classes'] if n not in by_name]
-        if missing:
-            raise ValueError(f'{self.ann_file} has no categories {missing}.')
-        self.cat_ids = [by_name[n] for n in self.metainfo['classes']]
-        self.cat2label = {cat: i for i, cat in enumerate(self.cat_ids)}
-        self.cat_img_map = defaultdict(list)
-
-        annotations = {a['image_id']: a for a in coco.get('annotations', [])}
-        data_list = []
-        for image in coco['images']:
-            annotation = annotations.get(image['id'])
-            data_info = dict(
-                img_path=osp.join(self.data_prefix['img'], image['file_name']),
-                img_id=image['id'],
-                seg_map_path=None,
-                height=image['height'],
-                width=image['width'])
-            if annotation is not None and self.data_prefix.get('seg'):
-                data_info['seg_map_path'] = osp.join(self.data_prefix['seg'],
-                                                     annotation['file_name'])
-            segments = annotation['segments_info'] if annotation else []
-            data_info.update(self._parse_segments(segments, categories))
-            for segment in segments:
-                self.cat_img_map[segment['category_id']].append(image['id'])
-            data_list.append(data_info)
-        return data_list
-
-    def _parse_segments(self, segments: List[dict], categories: dict) -> dict:
-        """``instances`` and ``segments_info`` as ``CocoPanopticDataset``
-        makes them (crowd things: no instance, ``is_thing=False``; their
-        pixels keep their class in ``gt_seg_map``)."""
-        instances, segments_info = [], []
-        for segment in segments:
-            x1, y1, w, h = segment['bbox']
-            if segment['area'] <= 0 or w < 1 or h < 1:
-                continue
-            label = self.cat2label[segment['category_id']]
-            is_thing = bool(categories[segment['category_id']]['isthing'])
-            if is_thing and segment.get('iscrowd', False):
-                is_thing = False  # as mmdet: crowd is neither box nor mask
-            if is_thing:
-                instances.append(
-                    dict(
-                        bbox=[x1, y1, x1 + w, y1 + h],
-                        bbox_label=label,
-                        ignore_flag=0))
-            segments_info.append(
-                dict(id=segment['id'], category=label, is_thing=is_thing))
-        return dict(instances=instances, segments_info=segments_info)

@@ -5,10 +5,10 @@ import os
 import os.path as osp
 from typing import Optional
 
-from mmdet.datasets import CocoPanopticDataset
 from mmengine.logging import print_log
 
 from mmpanoptic.registry import DATASETS
+from .coco_panoptic import CocoPanopticDataset
 from .synthetic_panoptic import SYNTHETIC_METAINFO, write_synthetic_panoptic
 
 

@@ -1,0 +1,3 @@
+from .loading import LoadPanopticAnnotations
+
+__all__ = ['LoadPanopticAnnotations']
