@@ -31,3 +31,33 @@ def tiny_synthetic_cfg_options(root: str, generator: dict) -> dict:
         datasets[f'{evaluator}.seg_prefix'] = osp.join(
             root, 'annotations/panoptic_val/')
     return datasets
+
+
+def tiny_synthetic_cli_options(data_root=None, train=4, val=2,
+                               size=64) -> list:
+    """``--cfg-options`` strings that shrink a synthetic config's data to a
+    few ``size`` x ``size`` images (under ``data_root``, or the config's own
+    relative root when None), loaded in the main process."""
+    leaves = {
+        'dataset.generator.splits.train': train,
+        'dataset.generator.splits.val': val,
+        'dataset.generator.height': size,
+        'dataset.generator.width': size,
+        'num_workers': 0,
+        'persistent_workers': False,
+    }
+    if data_root is not None:
+        leaves['dataset.data_root'] = data_root
+    options = [
+        f'{loader}.{key}={value}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader') for key, value in leaves.items()
+    ]
+    if data_root is not None:
+        options += [
+            f'{evaluator}.{key}={data_root}/annotations/{value}'
+            for evaluator in ('val_evaluator', 'test_evaluator')
+            for key, value in (('ann_file', 'panoptic_val.json'),
+                               ('seg_prefix', 'panoptic_val/'))
+        ]
+    return options

@@ -7,17 +7,16 @@ CONFIG is a config file or the name of an mmpanoptic config.
 """
 import argparse
 import os
-import os.path as osp
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mmpanoptic.registry import RUNNERS
 from mmpanoptic.utils import register_all_modules
-from mmpanoptic.utils.config_path import find_config
+from mmpanoptic.utils.config_path import load_run_config
 
 
 def parse_args():
@@ -59,17 +58,8 @@ def main():
     register_all_modules(init_default_scope=False)
     setup_cache_size_limit_of_dynamo()
 
-    config = find_config(args.config)
-    cfg = Config.fromfile(config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config))[0])
+    cfg = load_run_config(args.config, args.cfg_options, args.launcher,
+                          args.work_dir)
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:

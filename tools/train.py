@@ -8,15 +8,14 @@ CONFIG is a config file or the name of an mmpanoptic config
 """
 import argparse
 import os
-import os.path as osp
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mmpanoptic.registry import RUNNERS
 from mmpanoptic.utils import register_all_modules
-from mmpanoptic.utils.config_path import find_config
+from mmpanoptic.utils.config_path import load_run_config
 
 
 def parse_args():
@@ -63,18 +62,8 @@ def main():
     register_all_modules(init_default_scope=False)
     setup_cache_size_limit_of_dynamo()
 
-    config = find_config(args.config)
-    cfg = Config.fromfile(config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(config))[0])
+    cfg = load_run_config(args.config, args.cfg_options, args.launcher,
+                          args.work_dir)
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

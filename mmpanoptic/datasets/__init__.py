@@ -8,6 +8,7 @@ from .transforms import LoadPanopticAnnotations
 
 __all__ = [
     'CityscapesPanopticDataset', 'CocoPanopticDataset', 'PanopticDataError',
-    'LoadPanopticAnnotations', 'SyntheticPanopticDataset', 'SYNTHETIC_CATEGORIES', 'SYNTHETIC_METAINFO',
+    'LoadPanopticAnnotations', 'SyntheticPanopticDataset',
+    'SYNTHETIC_CATEGORIES', 'SYNTHETIC_METAINFO',
     'make_panoptic_sample', 'write_synthetic_panoptic'
 ]

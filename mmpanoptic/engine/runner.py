@@ -4,9 +4,9 @@ mmengine's Runner writes checkpoints in place (a kill during ``torch.save``
 leaves a truncated ``iter_N.pth``), trusts ``last_checkpoint`` even when the
 kill emptied it, does not keep the random generators' states (a resumed run
 draws other flips and RoI samples than an uninterrupted one), and calls
-``torch.cuda.set_device`` when it initialises a distributed run (which fails
-on CPU-only machines). This subclass fixes the four and is otherwise
-mmengine's Runner.
+``torch.cuda.set_device`` when it initialises a distributed run and gives
+DistributedDataParallel GPU ``device_ids`` (both fail on CPU-only
+machines). This subclass fixes these and is otherwise mmengine's Runner.
 """
 import glob
 import os
@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
+from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
@@ -97,6 +98,20 @@ class PanopticRunner(Runner):
             torch_dist.init_process_group(backend='gloo')
         super().setup_env(env_cfg)
 
+    def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
+        """On CPU, DistributedDataParallel must get ``device_ids=None``
+        (mmengine passes ``[LOCAL_RANK]``, valid only for GPUs)."""
+        if self.distributed and not torch.cuda.is_available():
+            model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel',
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get(
+                    'find_unused_parameters', False),
+                **(model_wrapper_cfg or {}))
+            model_wrapper_cfg['device_ids'] = None
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args,
                         meta: Optional[dict] = None, **kwargs) -> None:
         """Write ``filename.part``, then rename it: a checkpoint file is

@@ -1,7 +1,7 @@
 """Find a config by path or by name among mmpanoptic's configs."""
 import os
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 
 def config_roots() -> List[str]:
@@ -41,3 +41,27 @@ def find_config(config: str) -> str:
             f'mmpanoptic config (searched {config_roots()}).')
     raise FileNotFoundError(
         f'Config name {config!r} is ambiguous: {matches}. Pass a path.')
+
+
+def load_run_config(config: str,
+                    cfg_options: Optional[dict] = None,
+                    launcher: str = 'none',
+                    work_dir: Optional[str] = None):
+    """The config of a train/test run, as mmdet's tools build it.
+
+    ``config`` is a path or an mmpanoptic config name; ``cfg_options``
+    override it; ``work_dir`` is the CLI's, else the config's, else
+    ``./work_dirs/<config name>``.
+    """
+    from mmengine.config import Config
+    path = find_config(config)
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    return cfg

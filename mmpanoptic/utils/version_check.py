@@ -41,7 +41,10 @@ def check_openmmlab_versions(
         installed: Optional[Dict[str, Optional[str]]] = None) -> None:
     """Raise ImportError naming every package with an unsupported version."""
     if installed is None:
-        installed = {name: installed_version(name) for name in SUPPORTED_RANGES}
+        installed = {
+            name: installed_version(name)
+            for name in SUPPORTED_RANGES
+        }
     problems = version_problems(installed)
     if problems:
         raise ImportError(

@@ -15,7 +15,7 @@ from mmengine.logging import MessageHub
 from mmpanoptic.engine import (NonFiniteLossHook, capture_rng_state,
                                latest_complete_checkpoint, restore_rng_state)
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, tiny_synthetic_cli_options
 
 CONFIG = osp.join(REPO_ROOT,
                   'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py')
@@ -71,21 +71,7 @@ def _train(work_dir, data_root, extra=(), kill_at_save=None, env=None):
     """Run tools/train.py on a tiny split in a subprocess. With
     ``kill_at_save=N``, the process SIGKILLs itself half-way through writing
     its N-th checkpoint."""
-    generator = ('dataset.generator.splits.train=4',
-                 'dataset.generator.splits.val=2',
-                 'dataset.generator.height=64', 'dataset.generator.width=64')
-    options = [
-        f'{loader}.{item}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-        for item in generator + (f'dataset.data_root={data_root}',
-                                 'num_workers=0', 'persistent_workers=False')
-    ] + [
-        f'{evaluator}.{key}={data_root}/annotations/{value}'
-        for evaluator in ('val_evaluator', 'test_evaluator')
-        for key, value in (('ann_file', 'panoptic_val.json'),
-                           ('seg_prefix', 'panoptic_val/'))
-    ] + [
+    options = tiny_synthetic_cli_options(data_root) + [
         f'train_cfg.max_iters={MAX_ITERS}', 'train_cfg.val_interval=1000',
         'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=-1',
@@ -123,7 +109,8 @@ LocalBackend.put = put''')
 def _losses(work_dir):
     """iteration -> total loss, from every run's scalars.json in work_dir."""
     losses = {}
-    for path in sorted(glob.glob(osp.join(work_dir, '*/vis_data/scalars.json'))):
+    pattern = osp.join(work_dir, '*/vis_data/scalars.json')
+    for path in sorted(glob.glob(pattern)):
         with open(path) as f:
             for line in f:
                 record = json.loads(line)

@@ -8,27 +8,13 @@ import re
 import subprocess
 import sys
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, tiny_synthetic_cli_options
 
 CONFIG = 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py'
 
 
 def _options(data_root):
-    generator = ('dataset.generator.splits.train=4',
-                 'dataset.generator.splits.val=3',
-                 'dataset.generator.height=64', 'dataset.generator.width=64')
-    return [
-        f'{loader}.{item}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-        for item in generator + (f'dataset.data_root={data_root}',
-                                 'num_workers=0', 'persistent_workers=False')
-    ] + [
-        f'{evaluator}.{key}={data_root}/annotations/{value}'
-        for evaluator in ('val_evaluator', 'test_evaluator')
-        for key, value in (('ann_file', 'panoptic_val.json'),
-                           ('seg_prefix', 'panoptic_val/'))
-    ] + [
+    return tiny_synthetic_cli_options(data_root, train=4, val=3) + [
         'train_cfg.max_iters=4', 'train_cfg.val_interval=1000',
         'train_dataloader.batch_size=1', 'param_scheduler=[]',
         'default_hooks.checkpoint.interval=4', 'test_evaluator.classwise=True'

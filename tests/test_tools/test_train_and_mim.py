@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import find_config
 
-from ..conftest import REPO_ROOT, tiny_synthetic_cfg_options
+from ..conftest import (REPO_ROOT, tiny_synthetic_cfg_options,
+                        tiny_synthetic_cli_options)
 
 CONFIG = 'panoptic-fpn_r18_fpn_synthetic'
 
@@ -96,17 +97,7 @@ def test_mim_link_hook(tmp_path):
 def test_mim_train_and_test_from_another_directory(tmp_path):
     """`mim train mmpanoptic <name>` from a folder outside the checkout
     (data generated there on first use), then `mim test`."""
-    tiny = {
-        'dataset.generator.splits.train': 4,
-        'dataset.generator.splits.val': 2,
-        'dataset.generator.height': 64, 'dataset.generator.width': 64,
-        'num_workers': 0, 'persistent_workers': False
-    }
-    options = [
-        f'{loader}.{key}={value}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader') for key, value in tiny.items()
-    ] + [
+    options = tiny_synthetic_cli_options() + [
         'train_cfg.max_iters=1', 'train_cfg.val_interval=100',
         'train_dataloader.batch_size=2', 'param_scheduler=[]',
         'default_hooks.checkpoint.interval=1'

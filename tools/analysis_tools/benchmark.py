@@ -320,7 +320,8 @@ def main():
     print('-' * len(header))
     for name, s in summary.items():
         print(f'{name[-44:]:<44} {s["latency_s"]:>9.3f} '
-              f'{s["images_per_s"]:>7.2f} {100 * s["postprocess_share"]:>7.1f} '
+              f'{s["images_per_s"]:>7.2f} '
+              f'{100 * s["postprocess_share"]:>7.1f} '
               f'{100 * s["dcn_share"]:>6.1f} {s["thing_segments"]:>6.0f} '
               f'{s["peak_memory_mb"]:>8.0f} {s["params_m"]:>8.2f}')
     for name, s in summary.items():

@@ -52,8 +52,7 @@ class LoadPanopticAnnotations(MMDetLoadPanopticAnnotations):
         ids = np.array([s['id'] for s in segments], np.int64)
         labels = np.array([s['category'] for s in segments], np.int32)
         order = np.argsort(ids)
-        row = np.searchsorted(ids[order], id_map).clip(0, max(len(ids) - 1,
-                                                               0))
+        row = np.searchsorted(ids[order], id_map).clip(0, max(len(ids) - 1, 0))
         if len(ids):
             known = ids[order][row] == id_map
             gt_seg = np.where(known, labels[order][row], 255).astype(np.int32)
