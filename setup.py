@@ -104,6 +104,23 @@ try:
 except ImportError:  # setuptools < 64: `develop` is used, handled above
     pass
 
+
+def get_extensions() -> list:
+    """C++ CPU kernels of mmpanoptic.ops (RoIUpsample); the pure-PyTorch
+    path in mmpanoptic/ops/roi_upsample.py stays the reference/fallback."""
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:  # torch absent at build time: pure-PyTorch ops only
+        return []
+    cmdclass['build_ext'] = BuildExtension
+    return [
+        CppExtension(
+            'mmpanoptic.ops._roi_upsample_ext',
+            ['mmpanoptic/ops/csrc/roi_upsample_cpu.cpp'],
+            extra_compile_args=['-O3'])
+    ]
+
+
 setup(
     name='mmpanoptic',
     version=get_version(),
@@ -121,6 +138,7 @@ setup(
         'tests': parse_requirements('tests.txt'),
         'mim': parse_requirements('mminstall.txt'),
     },
+    ext_modules=get_extensions(),
     cmdclass=cmdclass,
     zip_safe=False,
 )

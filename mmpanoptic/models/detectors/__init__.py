@@ -1,0 +1,1 @@
+from .aunet import AUNet  # noqa: F401

@@ -1,0 +1,1 @@
+from .aunet_fusion import AUNetFusionHead  # noqa: F401

@@ -1,0 +1,1 @@
+from .aunet_semantic_head import AUNetSemanticHead  # noqa: F401

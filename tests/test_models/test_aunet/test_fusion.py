@@ -1,0 +1,191 @@
+"""AUNet fusion: NMS-like overlap resolution with category relations and
+stuff from the BG branch, on hand-made masks."""
+import pytest
+import torch
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmengine.structures import InstanceData
+
+from mmpanoptic.models.panoptic_heads.aunet_fusion import (
+    AUNetFusionHead, aunet_panoptic_fusion, relation_matrix,
+    resolve_instance_overlaps, stuff_from_semantic)
+
+PERSON, TIE, CAR = 0, 1, 2
+
+
+def _box_mask(h, w, y0, y1, x0, x1):
+    mask = torch.zeros(h, w, dtype=torch.bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_overlaps_resolved_by_score():
+    masks = torch.stack([_box_mask(6, 6, 0, 4, 0, 4),
+                         _box_mask(6, 6, 2, 6, 2, 6)])
+    instance_map, labels = resolve_instance_overlaps(
+        masks, torch.tensor([0.6, 0.9]), torch.tensor([CAR, PERSON]), 0.5)
+    # the person (0.9) is id 1 and owns the shared 2x2 block
+    assert labels.tolist() == [PERSON, CAR]
+    assert (instance_map[2:6, 2:6] == 1).all()
+    assert (instance_map[0:2, 0:4] == 2).all() and \
+        (instance_map[2:4, 0:2] == 2).all()
+    assert instance_map[4:, :2].eq(0).all()
+
+
+def test_tie_is_never_covered_by_person():
+    person = _box_mask(8, 8, 0, 8, 0, 8)
+    tie = _box_mask(8, 8, 2, 6, 3, 5)
+    masks = torch.stack([person, tie])
+    scores = torch.tensor([0.95, 0.7])
+    labels = torch.tensor([PERSON, TIE])
+    # without relations the tie is hidden entirely and dropped
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
+                                                   0.5)
+    assert kept.tolist() == [PERSON] and (instance_map == 1).all()
+    relations = relation_matrix([(TIE, PERSON)], 3)
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
+                                                   0.5, relations)
+    assert kept.tolist() == [PERSON, TIE]
+    assert (instance_map[tie] == 2).all()
+    assert (instance_map[person & ~tie] == 1).all()
+    # the relation is directed: a car is still covered by a person
+    masks_car = torch.stack([person, tie])
+    instance_map, kept = resolve_instance_overlaps(
+        masks_car, scores, torch.tensor([PERSON, CAR]), 0.5, relations)
+    assert kept.tolist() == [PERSON]
+
+
+def test_mostly_hidden_instance_is_dropped_and_pixels_reassigned():
+    big = _box_mask(6, 6, 0, 6, 0, 6)
+    small = _box_mask(6, 6, 0, 2, 0, 2)
+    other = _box_mask(6, 6, 0, 1, 0, 6)
+    masks = torch.stack([big, small, other])
+    instance_map, kept = resolve_instance_overlaps(
+        masks, torch.tensor([0.9, 0.8, 0.7]), torch.tensor([CAR, CAR, CAR]),
+        0.5)
+    assert kept.tolist() == [CAR]
+    assert (instance_map == 1).all()
+    empty_map, empty = resolve_instance_overlaps(
+        torch.zeros(0, 4, 4, dtype=torch.bool), torch.zeros(0),
+        torch.zeros(0, dtype=torch.long))
+    assert empty.numel() == 0 and (empty_map == 0).all()
+
+
+def test_stuff_from_semantic_equ_and_full():
+    num_things, num_stuff = 3, 2
+    # equ: channels [stuff0, stuff1, things]
+    logits = torch.zeros(3, 1, 3)
+    logits[0, 0, 0] = logits[1, 0, 1] = logits[2, 0, 2] = 1
+    assert stuff_from_semantic(logits, num_things, num_stuff,
+                               True).tolist() == [[3, 4, 5]]
+    full = torch.zeros(5, 1, 3)
+    full[3, 0, 0] = full[4, 0, 1] = full[1, 0, 2] = 1
+    assert stuff_from_semantic(full, num_things, num_stuff,
+                               False).tolist() == [[3, 4, 5]]
+
+
+def test_panoptic_fusion_values_and_small_stuff():
+    num_things, num_stuff = 3, 2
+    logits = torch.zeros(3, 8, 8)
+    logits[0] = 1  # stuff 0 (label 3) everywhere ...
+    logits[1, 0, :3] = 2  # ... except 3 px of stuff 1: below the limit
+    masks = _box_mask(8, 8, 4, 8, 4, 8)[None]
+    pan = aunet_panoptic_fusion(masks, torch.tensor([0.9]),
+                                torch.tensor([TIE]), logits, num_things,
+                                num_stuff, True, 0.5, stuff_area_limit=4)
+    assert (pan[4:, 4:] == TIE + INSTANCE_OFFSET).all()
+    assert (pan[0, :3] == num_things + num_stuff).all()  # VOID
+    assert (pan[1:4] == 3).all()
+
+
+def test_fusion_head_predict_and_relations_validation():
+    head = AUNetFusionHead(
+        num_things_classes=3,
+        num_stuff_classes=2,
+        test_cfg=dict(
+            mask_overlap=0.5,
+            stuff_area_limit=0,
+            category_relations=[(TIE, PERSON)]))
+    instances = InstanceData(
+        masks=torch.stack([
+            _box_mask(8, 8, 0, 8, 0, 8),
+            _box_mask(8, 8, 2, 6, 3, 5)
+        ]),
+        scores=torch.tensor([0.95, 0.7]),
+        labels=torch.tensor([PERSON, TIE]),
+        bboxes=torch.zeros(2, 4))
+    pan = head.predict([instances], [torch.zeros(3, 8, 8)])[0].sem_seg
+    assert pan.shape == (1, 8, 8) and pan.dtype == torch.int32
+    assert set(pan.unique().tolist()) == {
+        PERSON + INSTANCE_OFFSET, TIE + 2 * INSTANCE_OFFSET
+    }
+    with pytest.raises(ValueError, match='outside'):
+        relation_matrix([(5, 0)], 3)
+
+
+def _brute_force_overlaps(masks, scores, labels, overlap_thr, relations):
+    """Pixel loops over the rule of resolve_instance_overlaps."""
+    order = sorted(range(len(scores)), key=lambda k: -float(scores[k]))
+    rank = {k: r for r, k in enumerate(order)}
+
+    def beats(j, i):
+        protect_j = bool(relations[labels[j], labels[i]])
+        protect_i = bool(relations[labels[i], labels[j]])
+        return protect_j or (rank[j] < rank[i] and not protect_i)
+
+    def assign(active):
+        owner = {}
+        for y in range(masks.shape[1]):
+            for x in range(masks.shape[2]):
+                cover = [k for k in order if k in active and masks[k, y, x]]
+                if not cover:
+                    continue
+                unbeaten = [
+                    i for i in cover
+                    if not any(beats(j, i) for j in cover if j != i)
+                ]
+                owner[(y, x)] = unbeaten[0] if unbeaten else cover[0]
+        return owner
+
+    owner = assign(set(order))
+    keep = set()
+    for k in order:
+        area = int(masks[k].sum())
+        visible = sum(1 for v in owner.values() if v == k)
+        if area > 0 and 1 - visible / area <= overlap_thr:
+            keep.add(k)
+    owner = assign(keep)
+    owners = [k for k in order if k in set(owner.values())]
+    ids = {k: i + 1 for i, k in enumerate(owners)}
+    instance_map = torch.zeros(masks.shape[1:], dtype=torch.long)
+    for (y, x), k in owner.items():
+        instance_map[y, x] = ids[k]
+    return instance_map, [int(labels[k]) for k in owners]
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_overlaps_match_brute_force(seed):
+    gen = torch.Generator().manual_seed(seed)
+    num, size = 6, 9
+    masks = torch.zeros(num, size, size, dtype=torch.bool)
+    for k in range(num):
+        y0, x0 = torch.randint(0, size - 2, (2, ), generator=gen).tolist()
+        h, w = torch.randint(2, size, (2, ), generator=gen).tolist()
+        masks[k, y0:y0 + h, x0:x0 + w] = True
+    scores = torch.rand(num, generator=gen)
+    labels = torch.randint(0, 3, (num, ), generator=gen)
+    relations = relation_matrix([(TIE, PERSON), (CAR, TIE)], 3)
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
+                                                   0.6, relations)
+    expected_map, expected_labels = _brute_force_overlaps(
+        masks, scores, labels, 0.6, relations)
+    assert kept.tolist() == expected_labels
+    assert torch.equal(instance_map, expected_map)
+
+
+def test_winners_do_not_depend_on_pixel_chunks():
+    from mmpanoptic.models.panoptic_heads.aunet_fusion import _winners
+    gen = torch.Generator().manual_seed(0)
+    covering = torch.rand(5, 200, generator=gen) > 0.5
+    beats = torch.rand(5, 5, generator=gen) > 0.5
+    torch.testing.assert_close(
+        _winners(covering, beats, chunk_size=7), _winners(covering, beats))
