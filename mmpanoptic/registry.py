@@ -25,6 +25,8 @@ from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmdet.registry import \
     WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
+from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import Registry
 
 RUNNERS = Registry(
@@ -94,3 +96,12 @@ LOG_PROCESSORS = Registry(
     'log_processor',
     parent=MMDET_LOG_PROCESSORS,
     locations=['mmpanoptic.engine'])
+
+# mmdet has no registries of these two kinds: ours hang off mmengine's, so
+# that lookups under the mmpanoptic scope (the dataloader's collate
+# function, inferencers) find a node of the scope.
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, locations=['mmpanoptic.datasets'])
+INFERENCERS = Registry(
+    'inferencer', parent=MMENGINE_INFERENCERS,
+    locations=['mmpanoptic.apis'])

@@ -5,3 +5,8 @@ default_scope = 'mmpanoptic'
 # atomic checkpoints, robust and RNG-exact resume, CPU distributed runs
 runner_type = 'PanopticRunner'
 custom_hooks = [dict(type='NonFiniteLossHook')]
+visualizer = dict(
+    _delete_=True,
+    type='PanopticLocalVisualizer',
+    vis_backends=[dict(type='LocalVisBackend')],
+    name='visualizer')
