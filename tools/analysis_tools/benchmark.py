@@ -254,8 +254,15 @@ def run_once(model, batch: dict, device: str) -> tuple:
 
 
 def benchmark(models: Dict[str, torch.nn.Module], shape, runs: int,
-              warmup: int, device: str) -> Dict[str, dict]:
-    batch = make_batch(*shape)
+              warmup: int, device: str,
+              shapes: Optional[Dict[str, tuple]] = None) -> Dict[str, dict]:
+    """Time ``models`` interleaved, each on one random image of ``shape``
+    (or its own entry of ``shapes``)."""
+    shapes = shapes or {}
+    batches = {
+        name: make_batch(*shapes.get(name, shape))
+        for name in models
+    }
     timers = {name: SectionTimer(model) for name, model in models.items()}
     stats = {
         name: dict(latency=[], postprocess=[], dcn=[], dets=[], peak=[])
@@ -266,7 +273,7 @@ def benchmark(models: Dict[str, torch.nn.Module], shape, runs: int,
             timer = timers[name]
             timer.reset()
             with timer, peak_memory(device) as memory:
-                seconds, dets = run_once(model, batch, device)
+                seconds, dets = run_once(model, batches[name], device)
             if step < warmup:
                 continue
             record = stats[name]
