@@ -22,8 +22,11 @@ def test_force_detections_rewrites_thresholds_recursively():
     test_cfg = dict(
         rpn=dict(max_per_img=1000, nms=dict(iou_threshold=0.7)),
         rcnn=dict(score_thr=0.6, max_per_img=100),
-        panoptic=dict(stuff_area_limit=4096))
+        panoptic=dict(stuff_area_limit=4096),
+        center_score_thr=0.05, max_things=100)
     tool.force_detections(test_cfg, 7)
+    assert test_cfg['center_score_thr'] == 0.0
+    assert test_cfg['max_things'] == 7
     assert test_cfg['rcnn'] == dict(score_thr=0.0, max_per_img=7)
     assert test_cfg['rpn']['max_per_img'] == 7
     assert test_cfg['panoptic'] == dict(stuff_area_limit=4096)

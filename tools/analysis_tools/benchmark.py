@@ -75,9 +75,11 @@ def force_detections(test_cfg, num_dets: int) -> None:
     """Zero every score threshold and cap detections at ``num_dets``."""
     if isinstance(test_cfg, dict):
         for key, value in test_cfg.items():
-            if key in ('score_thr', 'score_threshold', 'instance_score_thr'):
+            # score_thr, instance_score_thr, center_score_thr (Panoptic
+            # FCN), score_threshold, ...
+            if key.endswith(('score_thr', 'score_threshold')):
                 test_cfg[key] = 0.0
-            elif key == 'max_per_img':
+            elif key in ('max_per_img', 'max_things'):
                 test_cfg[key] = num_dets
             else:
                 force_detections(value, num_dets)

@@ -1,0 +1,1 @@
+from .weighted_dice_loss import WeightedDiceLoss  # noqa: F401
