@@ -117,3 +117,29 @@ def test_mim_train_and_test_from_another_directory(tmp_path):
          *options],
         cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
     assert 'coco_panoptic/PQ' in result.stdout + result.stderr
+
+
+def test_predict_with_detections_through_the_test_pipeline(tiny_synthetic):
+    """A model that detects things (score threshold 0) must get everything
+    mask pasting and the metric need from the config's test pipeline (a
+    random model with the default threshold detects nothing, which hid a
+    missing ``scale_factor``)."""
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mmpanoptic.registry import DATASETS, MODELS
+    register_all_modules()
+    cfg = Config.fromfile(find_config(CONFIG))
+    cfg.merge_from_dict(
+        tiny_synthetic_cfg_options(tiny_synthetic['root'],
+                                   tiny_synthetic['generator']))
+    cfg.model.test_cfg.rcnn.score_thr = 0.0
+    with DefaultScope.overwrite_default_scope('mmpanoptic'):
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+        model = MODELS.build(cfg.model)
+    model.eval()
+    with torch.no_grad():
+        result = model.test_step(pseudo_collate([dataset[0]]))[0]
+    ids = result.pred_panoptic_seg.sem_seg
+    assert ids.shape[-2:] == tuple(result.ori_shape)
+    assert (ids.unique() >= 1000).any()  # thing segments were pasted

@@ -14,6 +14,8 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
+    # identity resize: records scale_factor, which mask pasting needs
+    dict(type='Resize', scale_factor=1.0, keep_ratio=True),
     dict(type='LoadPanopticAnnotations', backend_args=backend_args),
     dict(
         type='PackDetInputs',
