@@ -1,0 +1,71 @@
+# The Unifying model (full model D2: masks, dense instance affinity,
+# panoptic matching loss, argmax inference) with a ResNet-18 trained from
+# scratch on the embedded synthetic dataset, on the same data, schedule,
+# batch and image size as the baseline
+# configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py
+# (FPN 128 channels, RPN/R-CNN settings and loss weights of that baseline).
+_base_ = [
+    '../_base_/models/unifying_r50_fpn.py',
+    '../_base_/datasets/synthetic_panoptic.py',
+    '../_base_/schedules/schedule_synthetic.py',
+    '../_base_/synthetic_runtime.py',
+]
+num_things, num_stuff = 4, 4
+# plain convs: mmcv's deformable convs are ~9x a dense conv on CPU
+decoder = dict(
+    type='UPSNetSemanticHead',
+    in_channels=128,
+    feat_channels=128,
+    out_channels=64,
+    num_convs=2,
+    deformable=False,
+    norm_cfg=dict(type='GN', num_groups=16, requires_grad=True))
+
+model = dict(
+    backbone=dict(
+        depth=18,
+        frozen_stages=-1,
+        norm_eval=False,
+        init_cfg=None),  # from scratch: nothing is downloaded
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
+    rpn_head=dict(
+        in_channels=128,
+        feat_channels=128,
+        # objects here are 12-55 px: anchors of 16-256 px
+        anchor_generator=dict(scales=[4])),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=128),
+        bbox_head=dict(
+            in_channels=128, fc_out_channels=256, num_classes=num_things),
+        mask_roi_extractor=dict(out_channels=128),
+        mask_head=dict(
+            num_convs=2,
+            in_channels=128,
+            conv_out_channels=128,
+            num_classes=num_things)),
+    # the baseline's semantic loss weight (0.5); CE: batches are small
+    semantic_head=dict(
+        decoder,
+        num_things_classes=num_things,
+        num_stuff_classes=num_stuff,
+        loss_seg=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            ignore_index=255,
+            avg_non_ignore=True,
+            loss_weight=0.5),
+        loss_roi=None),
+    potential_head=dict(
+        num_things_classes=num_things, num_stuff_classes=num_stuff,
+        variant='B'),
+    affinity_head=dict(affinity_channels=128, decoder=decoder),
+    loss_panoptic=dict(loss_weight=1.0),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(sampler=dict(num=128)),
+        panoptic=dict(score_thr=0.5, max_per_img=50)),
+    test_cfg=dict(
+        rpn=dict(nms_pre=500, max_per_img=300),
+        rcnn=dict(score_thr=0.05),
+        # the baseline's cut-off and stuff area limit (64 px at 128 x 128)
+        panoptic=dict(score_thr=0.5, stuff_area_limit=64)))

@@ -1,0 +1,26 @@
+# UPSNet R101-FPN with deformable convs in res3-res5 (the COCO test-dev
+# entry of paper Table 2), 3x schedule: 270k iterations, steps at 210k/250k
+# (the paper gives no schedule for this model; ours).
+_base_ = './upsnet_r50_fpn_1x_coco.py'
+
+max_iters = 270000
+model = dict(
+    backbone=dict(
+        depth=101,
+        dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
+        stage_with_dcn=(False, True, True, True),
+        init_cfg=dict(type='Pretrained',
+                      checkpoint='torchvision://resnet101')))
+train_cfg = dict(max_iters=max_iters, val_interval=30000)
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+        end=1500),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_iters,
+        by_epoch=False,
+        milestones=[210000, 250000],
+        gamma=0.1)
+]

@@ -1,0 +1,283 @@
+"""UPSNet: A Unified Panoptic Segmentation Network (Xiong et al., CVPR 2019).
+
+ResNet-FPN backbone, RPN, Mask R-CNN box/mask heads (mmdet's
+StandardRoIHead), the deformable semantic head and the parameter-free
+panoptic head, trained jointly (8 losses, paper 3.2).
+"""
+import copy
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.models.detectors import TwoStageDetector
+from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+from mmdet.structures import SampleList
+from mmdet.structures.bbox import bbox2roi, get_box_tensor
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.structures import InstanceData, PixelData
+from torch import Tensor
+
+from mmpanoptic.registry import MODELS
+
+
+@MODELS.register_module()
+class UPSNet(TwoStageDetector):
+    """UPSNet detector.
+
+    ``predict`` fills ``pred_panoptic_seg`` (mmdet encoding), ``pred_sem_seg``
+    (argmax of the semantic head over thing + stuff classes) and
+    ``pred_instances`` (Mask R-CNN detections: bboxes, labels, scores, and
+    binary masks when ``test_cfg.panoptic.with_instance_masks``).
+
+    Multi-scale + flip testing of the semantic head (UPSNet-M, paper 4:
+    semantic logits averaged over scales and flips, the instance head at a
+    single scale) is the ``test_cfg.semantic_tta`` option, e.g.
+    ``dict(scale_factors=(0.75, 1.0, 1.25), flip=True)``.
+
+    Args:
+        backbone, neck, rpn_head, roi_head: as mmdet's Mask R-CNN.
+        semantic_head (dict): :class:`UPSNetSemanticHead` config.
+        panoptic_head (dict): :class:`UPSNetPanopticHead` config; its
+            ``test_cfg`` is taken from ``test_cfg.panoptic``.
+        train_cfg, test_cfg (dict): ``rpn``, ``rpn_proposal``, ``rcnn`` as in
+            mmdet; ``test_cfg.panoptic`` for the panoptic head;
+            ``test_cfg.semantic_tta`` (optional).
+    """
+
+    # timed as post-processing by tools/analysis_tools/benchmark.py
+    postprocess_methods = ('panoptic_head.predict', )
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: ConfigType,
+                 rpn_head: ConfigType,
+                 roi_head: ConfigType,
+                 semantic_head: ConfigType,
+                 panoptic_head: ConfigType,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            rpn_head=rpn_head,
+            roi_head=roi_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self.semantic_head = MODELS.build(semantic_head)
+        panoptic_head = copy.deepcopy(panoptic_head)
+        panoptic_cfg = dict(test_cfg.get('panoptic', {})) if test_cfg else {}
+        self.with_instance_masks = panoptic_cfg.pop('with_instance_masks',
+                                                    False)
+        panoptic_head.update(test_cfg=panoptic_cfg)
+        self.panoptic_head = MODELS.build(panoptic_head)
+        self.semantic_tta = test_cfg.get('semantic_tta') if test_cfg else None
+        self.num_things_classes = self.panoptic_head.num_things_classes
+        self.num_stuff_classes = self.panoptic_head.num_stuff_classes
+        self.num_classes = self.panoptic_head.num_classes
+        self._check_class_counts()
+
+    def _check_class_counts(self) -> None:
+        counts = dict(
+            panoptic_head=(self.panoptic_head.num_things_classes,
+                           self.panoptic_head.num_stuff_classes),
+            semantic_head=(self.semantic_head.num_things_classes,
+                           self.semantic_head.num_stuff_classes))
+        if counts['panoptic_head'] != counts['semantic_head']:
+            raise ValueError('UPSNet: (things, stuff) differ between heads: '
+                             f'{counts}')
+        bbox_classes = self.roi_head.bbox_head.num_classes
+        if bbox_classes != self.num_things_classes:
+            raise ValueError(
+                f'UPSNet: roi_head.bbox_head.num_classes={bbox_classes} must '
+                f'equal the {self.num_things_classes} thing classes')
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> dict:
+        """Joint losses: RPN, box, mask, semantic, RoI, panoptic.
+
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W) normalised images.
+            batch_data_samples (list[DetDataSample]): with ``gt_instances``
+                (bboxes, labels, masks) and ``gt_sem_seg``.
+
+        Returns:
+            dict[str, Tensor]: named losses.
+        """
+        x = self.extract_feat(batch_inputs)
+        losses = dict()
+
+        proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
+        rpn_data_samples = copy.deepcopy(batch_data_samples)
+        for data_sample in rpn_data_samples:  # RPN is class-agnostic
+            data_sample.gt_instances.labels = \
+                torch.zeros_like(data_sample.gt_instances.labels)
+        rpn_losses, rpn_results_list = self.rpn_head.loss_and_predict(
+            x, rpn_data_samples, proposal_cfg=proposal_cfg)
+        for key in list(rpn_losses):
+            if 'loss' in key and 'rpn' not in key:
+                rpn_losses[f'rpn_{key}'] = rpn_losses.pop(key)
+        losses.update(rpn_losses)
+        losses.update(
+            self.roi_head.loss(x, rpn_results_list, batch_data_samples))
+
+        seg_preds = self.semantic_head(x)['seg_preds']
+        losses.update(
+            self.semantic_head.loss_by_feat(seg_preds, batch_data_samples))
+        if self.panoptic_head.with_loss:
+            gt_boxes = [
+                get_box_tensor(sample.gt_instances.bboxes)
+                for sample in batch_data_samples
+            ]
+            gt_labels = [
+                sample.gt_instances.labels for sample in batch_data_samples
+            ]
+            mask_logits = self.mask_logits(x, gt_boxes, gt_labels)
+            losses.update(
+                self.panoptic_head.loss(seg_preds, mask_logits,
+                                        batch_data_samples))
+        return losses
+
+    def mask_logits(self, x: Tuple[Tensor], boxes: List[Tensor],
+                    labels: List[Tensor]) -> List[Tensor]:
+        """Mask-head logits of each box's class.
+
+        Args:
+            x (tuple[Tensor]): FPN levels.
+            boxes (list[Tensor]): per image (N_b, 4) at the input scale.
+            labels (list[Tensor]): per image (N_b,) thing classes.
+
+        Returns:
+            list[Tensor]: per image (N_b, M, M).
+        """
+        rois = bbox2roi(boxes)
+        if rois.shape[0] == 0:
+            mask_head = self.roi_head.mask_head
+            size = mask_head.roi_feat_size[0] * (mask_head.scale_factor or 1)
+            return [rois.new_zeros((0, size, size)) for _ in boxes]
+        mask_preds = self.roi_head._mask_forward(x, rois)['mask_preds']
+        all_labels = torch.cat(labels).long()
+        if self.roi_head.mask_head.class_agnostic:
+            all_labels = torch.zeros_like(all_labels)
+        selected = mask_preds[torch.arange(len(all_labels)), all_labels]
+        return list(selected.split([len(b) for b in boxes]))
+
+    def semantic_logits(self, batch_inputs: Tensor,
+                        x: Tuple[Tensor]) -> Tensor:
+        """Semantic logits (B, T + S, H/4, W/4), averaged over the scales
+        and flips of ``test_cfg.semantic_tta`` when it is set."""
+        seg_preds = self.semantic_head(x)['seg_preds']
+        if not self.semantic_tta:
+            return seg_preds
+        scale_factors = self.semantic_tta.get('scale_factors', (1.0, ))
+        flips = (False, True) if self.semantic_tta.get('flip', True) \
+            else (False, )
+        size = seg_preds.shape[-2:]
+        in_h, in_w = batch_inputs.shape[-2:]
+        summed = torch.zeros_like(seg_preds)
+        for scale in scale_factors:
+            for flip in flips:
+                if scale == 1.0 and not flip:
+                    summed += seg_preds
+                    continue
+                height, width = round(in_h * scale), round(in_w * scale)
+                inputs = F.interpolate(
+                    batch_inputs, size=(height, width), mode='bilinear',
+                    align_corners=False) if scale != 1.0 else batch_inputs
+                # pad to a multiple of 32 for the FPN
+                inputs = F.pad(inputs, (0, -width % 32, 0, -height % 32))
+                if flip:
+                    inputs = inputs.flip(-1)
+                pred = self.semantic_head(self.extract_feat(inputs))[
+                    'seg_preds']
+                if flip:
+                    pred = pred.flip(-1)
+                pred = pred[..., :-(-height // 4), :-(-width // 4)]
+                summed += F.interpolate(
+                    pred, size=size, mode='bilinear', align_corners=False)
+        return summed / (len(scale_factors) * len(flips))
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """
+        Args:
+            batch_inputs (Tensor): (B, 3, H, W).
+            batch_data_samples (list[DetDataSample]): with metainfo.
+            rescale (bool): Results at the original image size.
+
+        Returns:
+            list[DetDataSample]: with ``pred_panoptic_seg``,
+            ``pred_sem_seg`` and ``pred_instances``.
+        """
+        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
+        x = self.extract_feat(batch_inputs)
+        rpn_results_list = self.rpn_head.predict(
+            x, batch_data_samples, rescale=False)
+        det_results_list = self.roi_head.predict_bbox(
+            x,
+            batch_img_metas,
+            rpn_results_list,
+            rcnn_test_cfg=self.roi_head.test_cfg,
+            rescale=False)
+        mask_logits = self.mask_logits(
+            x, [get_box_tensor(res.bboxes) for res in det_results_list],
+            [res.labels for res in det_results_list])
+        seg_logits_list = self.semantic_head.predict(
+            x, batch_img_metas, rescale,
+            seg_preds=self.semantic_logits(batch_inputs, x))
+        for det_results, logits, meta in zip(det_results_list, mask_logits,
+                                             batch_img_metas):
+            det_results.mask_logits = logits
+            if rescale:
+                # pipelines without Resize (e.g. synthetic) have no factor
+                scale = det_results.bboxes.new_tensor(
+                    meta.get('scale_factor', (1.0, 1.0))).repeat(1, 2)
+                det_results.bboxes = det_results.bboxes / scale
+        pan_results_list = self.panoptic_head.predict(det_results_list,
+                                                      seg_logits_list)
+        for sample, det_results, seg_logits, pan_results in zip(
+                batch_data_samples, det_results_list, seg_logits_list,
+                pan_results_list):
+            sample.pred_panoptic_seg = PixelData(sem_seg=pan_results.sem_seg)
+            sample.pred_sem_seg = PixelData(
+                sem_seg=pan_results.semantic_labels)
+            sample.pred_instances = self._instances(det_results,
+                                                    seg_logits.shape[-2:])
+        return batch_data_samples
+
+    def _instances(self, det_results: InstanceData,
+                   size: Tuple[int, int]) -> InstanceData:
+        instances = InstanceData(
+            bboxes=det_results.bboxes,
+            labels=det_results.labels,
+            scores=det_results.scores)
+        if self.with_instance_masks:
+            height, width = size
+            if len(det_results) == 0:
+                instances.masks = det_results.bboxes.new_zeros(
+                    (0, height, width), dtype=torch.bool)
+                return instances
+            probs = det_results.mask_logits[:, None].sigmoid()
+            masks, _ = _do_paste_mask(
+                probs, det_results.bboxes, height, width, skip_empty=False)
+            instances.masks = masks >= self.roi_head.test_cfg.get(
+                'mask_thr_binary', 0.5)
+        return instances
+
+    def _forward(self,
+                 batch_inputs: Tensor,
+                 batch_data_samples: Optional[SampleList] = None) -> tuple:
+        """Raw outputs without post-processing: the RoI head's outputs (as
+        mmdet's ``TwoStageDetector``) and the semantic logits
+        (B, T + S, H/4, W/4)."""
+        x = self.extract_feat(batch_inputs)
+        rpn_results_list = self.rpn_head.predict(
+            x, batch_data_samples, rescale=False)
+        roi_outs = self.roi_head.forward(x, rpn_results_list,
+                                         batch_data_samples)
+        return (roi_outs, self.semantic_head(x)['seg_preds'])

@@ -1,0 +1,135 @@
+"""Target generation of the panoptic matching loss (Unifying model, Li, Qi,
+Torr, Sec. 3.5, eq. (5)), as pure functions.
+
+Ground-truth thing segments are matched one-to-one to predicted detections
+so that the total box IoU is maximal (eq. (5)); IoU between different
+classes is 0 and pairs below ``iou_thr`` do not match. GT segments without a
+match become "ignore"; detections that overlap a GT segment by at least
+``iou_thr`` but lost it to a better match (duplicates) are removed before
+the panoptic submodule. Stuff segments match the whole-image box of their
+class. The result is a per-pixel index into the channels of the panoptic
+logits ``P``: kept detections in their order, then the stuff classes.
+"""
+from typing import Tuple
+
+import numpy as np
+import torch
+from mmdet.structures.bbox import bbox_overlaps
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+
+def match_segments_to_detections(
+        gt_boxes: Tensor,
+        gt_labels: Tensor,
+        det_boxes: Tensor,
+        det_labels: Tensor,
+        iou_thr: float = 0.5) -> Tuple[Tensor, Tensor]:
+    """Match GT thing segments to detections by box IoU (eq. (5)).
+
+    Args:
+        gt_boxes (Tensor): (G, 4) tight boxes of the GT segments.
+        gt_labels (Tensor): (G,) their classes.
+        det_boxes (Tensor): (D, 4) predicted boxes.
+        det_labels (Tensor): (D,) predicted classes.
+        iou_thr (float): minimum IoU of a valid match ``t``.
+
+    Returns:
+        tuple[Tensor, Tensor]:
+
+        - matched_det (Tensor): (G,) long, the detection matched to each GT
+          segment, -1 if none.
+        - keep_det (Tensor): (D,) bool, False for duplicates: detections
+          with IoU >= ``iou_thr`` to a same-class GT segment that was
+          matched to another detection.
+    """
+    num_gts, num_dets = gt_boxes.shape[0], det_boxes.shape[0]
+    device = det_boxes.device
+    matched_det = torch.full((num_gts, ), -1, dtype=torch.long,
+                             device=device)
+    keep_det = torch.ones(num_dets, dtype=torch.bool, device=device)
+    if num_gts == 0 or num_dets == 0:
+        return matched_det, keep_det
+    ious = bbox_overlaps(gt_boxes.detach().float(),
+                         det_boxes.detach().float())  # (G, D)
+    ious = ious * (gt_labels[:, None] == det_labels[None, :])
+    candidates = ious >= iou_thr
+    # eq. (5): the assignment maximising total IoU over valid pairs
+    gain = torch.where(candidates, ious, torch.zeros_like(ious))
+    gt_inds, det_inds = linear_sum_assignment(
+        gain.cpu().numpy(), maximize=True)
+    valid = candidates.cpu().numpy()[gt_inds, det_inds]
+    gt_inds = torch.as_tensor(gt_inds[valid], device=device)
+    det_inds = torch.as_tensor(
+        det_inds[valid].astype(np.int64), device=device)
+    matched_det[gt_inds] = det_inds
+    is_matched_det = torch.zeros_like(keep_det)
+    is_matched_det[det_inds] = True
+    keep_det = is_matched_det | ~candidates.any(dim=0)
+    return matched_det, keep_det
+
+
+def panoptic_matching_targets(gt_thing_masks: Tensor,
+                              gt_thing_boxes: Tensor,
+                              gt_thing_labels: Tensor,
+                              gt_semantic: Tensor,
+                              det_boxes: Tensor,
+                              det_labels: Tensor,
+                              num_things: int,
+                              num_stuff: int,
+                              iou_thr: float = 0.5,
+                              ignore_index: int = 255
+                              ) -> Tuple[Tensor, Tensor]:
+    """Per-pixel targets of the panoptic matching loss (eq. (5)).
+
+    Args:
+        gt_thing_masks (Tensor): (G, H, W) bool, non-overlapping masks of the
+            GT thing segments (crowd regions excluded) at the logits' size.
+        gt_thing_boxes (Tensor): (G, 4) their tight boxes in input pixels.
+        gt_thing_labels (Tensor): (G,) their classes in [0, N_th).
+        gt_semantic (Tensor): (H, W) long, semantic GT (things [0, N_th),
+            stuff [N_th, N_th + N_st), ``ignore_index`` void).
+        det_boxes (Tensor): (D, 4) predicted boxes in input pixels.
+        det_labels (Tensor): (D,) predicted classes.
+        num_things (int), num_stuff (int): N_th, N_st.
+        iou_thr (float): match threshold ``t``.
+        ignore_index (int): label of ignored pixels.
+
+    Returns:
+        tuple[Tensor, Tensor]:
+
+        - keep_det (Tensor): (D,) bool, detections fed to the panoptic
+          submodule (duplicates removed).
+        - targets (Tensor): (H, W) long, channel of ``P`` (kept detections
+          in order, then the N_st stuff classes) or ``ignore_index``.
+    """
+    num_gts = gt_thing_masks.shape[0]
+    if gt_thing_boxes.shape[0] != num_gts or \
+            gt_thing_labels.shape[0] != num_gts:
+        raise ValueError(
+            f'{num_gts} GT masks but {gt_thing_boxes.shape[0]} boxes and '
+            f'{gt_thing_labels.shape[0]} labels')
+    if gt_thing_masks.shape[1:] != gt_semantic.shape:
+        raise ValueError(f'GT masks {tuple(gt_thing_masks.shape)} and '
+                         f'semantic GT {tuple(gt_semantic.shape)} differ in '
+                         'size')
+    matched_det, keep_det = match_segments_to_detections(
+        gt_thing_boxes, gt_thing_labels, det_boxes, det_labels, iou_thr)
+    num_kept = int(keep_det.sum())
+    # index of each detection among the kept ones
+    kept_index = torch.cumsum(keep_det.long(), dim=0) - 1
+
+    targets = torch.full_like(gt_semantic, ignore_index)
+    is_stuff = (gt_semantic >= num_things) & \
+        (gt_semantic < num_things + num_stuff)
+    targets[is_stuff] = gt_semantic[is_stuff] - num_things + num_kept
+
+    if num_gts:
+        channel_of_gt = torch.full_like(matched_det, ignore_index)
+        has_match = matched_det >= 0
+        channel_of_gt[has_match] = kept_index[matched_det[has_match]]
+        covered = gt_thing_masks.any(dim=0)
+        owner = gt_thing_masks.long().argmax(dim=0)  # (H, W)
+        # unmatched GT segments (and thing pixels of no segment) are ignored
+        targets[covered] = channel_of_gt[owner[covered]]
+    return keep_det, targets

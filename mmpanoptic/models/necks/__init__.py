@@ -1,0 +1,4 @@
+from .se_fpn import SEFPN
+
+__all__ = ['SEFPN']
+from .global_context_fpn import GlobalContextFPN  # noqa: F401
