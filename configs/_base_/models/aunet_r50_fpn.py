@@ -6,6 +6,8 @@
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 num_things_classes = 80
 num_stuff_classes = 53
+_base_ = './two-stage_train-test-cfg.py'
+
 model = dict(
     type='AUNet',
     data_preprocessor=dict(
@@ -112,28 +114,6 @@ model = dict(
         num_stuff_classes=num_stuff_classes,
         things_as_one_class=True),
     train_cfg=dict(
-        rpn=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.7,
-                neg_iou_thr=0.3,
-                min_pos_iou=0.3,
-                match_low_quality=True,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=256,
-                pos_fraction=0.5,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=False),
-            allowed_border=-1,
-            pos_weight=-1,
-            debug=False),
-        rpn_proposal=dict(
-            nms_pre=2000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
         rcnn=dict(
             assigner=dict(
                 type='MaxIoUAssigner',
@@ -152,11 +132,6 @@ model = dict(
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(
-        rpn=dict(
-            nms_pre=1000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
         rcnn=dict(
             score_thr=0.6,
             nms=dict(type='nms', iou_threshold=0.5, class_agnostic=True),

@@ -18,6 +18,8 @@ semantic_decoder = dict(
     deformable=True,
     norm_cfg=norm_gn)
 
+_base_ = './two-stage_train-test-cfg.py'
+
 model = dict(
     type='UnifyingPanopticSegmentor',
     data_preprocessor=dict(
@@ -125,28 +127,6 @@ model = dict(
     loss_panoptic=dict(
         type='PanopticMatchingLoss', iou_thr=0.5, loss_weight=0.1),
     train_cfg=dict(
-        rpn=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.7,
-                neg_iou_thr=0.3,
-                min_pos_iou=0.3,
-                match_low_quality=True,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=256,
-                pos_fraction=0.5,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=False),
-            allowed_border=-1,
-            pos_weight=-1,
-            debug=False),
-        rpn_proposal=dict(
-            nms_pre=2000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
         rcnn=dict(
             assigner=dict(
                 type='MaxIoUAssigner',
@@ -172,11 +152,6 @@ model = dict(
             nms=dict(type='nms', iou_threshold=0.5),
             max_per_img=100)),
     test_cfg=dict(
-        rpn=dict(
-            nms_pre=1000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
         rcnn=dict(
             score_thr=0.05,
             nms=dict(type='nms', iou_threshold=0.5),

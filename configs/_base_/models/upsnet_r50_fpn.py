@@ -5,6 +5,8 @@
 # Deviations from the official code: pytorch-style ResNet with frozen BN
 # statistics (norm_eval) instead of the caffe-style one.
 num_things, num_stuff = 80, 53
+_base_ = './two-stage_train-test-cfg.py'
+
 model = dict(
     type='UPSNet',
     data_preprocessor=dict(
@@ -113,28 +115,6 @@ model = dict(
             avg_non_ignore=True,
             loss_weight=0.1)),
     train_cfg=dict(
-        rpn=dict(
-            assigner=dict(
-                type='MaxIoUAssigner',
-                pos_iou_thr=0.7,
-                neg_iou_thr=0.3,
-                min_pos_iou=0.3,
-                match_low_quality=True,
-                ignore_iof_thr=-1),
-            sampler=dict(
-                type='RandomSampler',
-                num=256,
-                pos_fraction=0.5,
-                neg_pos_ub=-1,
-                add_gt_as_proposals=False),
-            allowed_border=-1,
-            pos_weight=-1,
-            debug=False),
-        rpn_proposal=dict(
-            nms_pre=2000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
         rcnn=dict(
             assigner=dict(
                 type='MaxIoUAssigner',
@@ -153,11 +133,6 @@ model = dict(
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(
-        rpn=dict(
-            nms_pre=1000,
-            max_per_img=1000,
-            nms=dict(type='nms', iou_threshold=0.7),
-            min_bbox_size=0),
         # paper 3.2: class-agnostic NMS 0.5, scores >= 0.6, at most 100
         rcnn=dict(
             score_thr=0.6,
