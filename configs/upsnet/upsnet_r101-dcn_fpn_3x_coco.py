@@ -7,7 +7,9 @@ max_iters = 270000
 model = dict(
     backbone=dict(
         depth=101,
-        dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
+        # mmcv's DCN (its kernel on CUDA, grid-sample on CPU)
+        dcn=dict(
+            type='DCNGridSample', deform_groups=1, fallback_on_stride=False),
         stage_with_dcn=(False, True, True, True),
         init_cfg=dict(type='Pretrained',
                       checkpoint='torchvision://resnet101')))

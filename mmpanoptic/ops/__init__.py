@@ -1,10 +1,16 @@
-"""Operators of mmpanoptic (registered in ``mmpanoptic.registry.MODELS``)."""
+"""Operators of mmpanoptic (registered in ``mmpanoptic.registry.MODELS``;
+the deformable conv as mmcv conv type ``DCNGridSample``)."""
+from .deform_conv import (GridSampleDeformConv2dPack,
+                          GridSampleModulatedDeformConv2dPack,
+                          deform_conv2d_grid_sample)
 from .roi_upsample import (RoIUpsample, RoIUpsampleFunction,
                            compiled_kernel_available,
                            mmcv_kernel_available, roi_sample_geometry,
                            roi_upsample)
 
 __all__ = [
+    'GridSampleDeformConv2dPack', 'GridSampleModulatedDeformConv2dPack',
+    'deform_conv2d_grid_sample',
     'RoIUpsample', 'RoIUpsampleFunction', 'roi_upsample',
     'roi_sample_geometry', 'mmcv_kernel_available', 'compiled_kernel_available'
 ]

@@ -9,6 +9,7 @@ from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mmpanoptic.ops import GridSampleModulatedDeformConv2dPack  # noqa: F401
 from mmpanoptic.registry import MODELS
 from .kernel_generator import add_coordinates
 
@@ -66,7 +67,8 @@ class FeatureEncoder(BaseModule):
     Args:
         in_channels (int): channels of F^h. channels (int): C_e.
         num_convs (int): Defaults to 3. with_coordinates (bool): Table 2.
-        deformable (bool): mmcv ``DCNv2`` convs. Defaults to False.
+        deformable (bool): DCNv2 convs (mmcv's on CUDA, grid-sample on
+            CPU: ``DCNv2GridSample``). Defaults to False.
     """
 
     def __init__(self,
@@ -78,7 +80,8 @@ class FeatureEncoder(BaseModule):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.with_coordinates = with_coordinates
-        conv_cfg = dict(type='DCNv2', deform_groups=1) if deformable else None
+        conv_cfg = dict(type='DCNv2GridSample', deform_groups=1) \
+            if deformable else None
         first_in = in_channels + 2 * int(with_coordinates)
         self.convs = nn.Sequential(*[
             ConvModule(

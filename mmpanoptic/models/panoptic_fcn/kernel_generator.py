@@ -8,6 +8,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule, normal_init
 from torch import Tensor, nn
 
+from mmpanoptic.ops import GridSampleModulatedDeformConv2dPack  # noqa: F401
 from mmpanoptic.registry import MODELS
 
 
@@ -56,7 +57,8 @@ class PositionHead(BaseModule):
         num_things (int): N_th. num_stuff_channels (int): N_st (+1 for the
             "all things" channel of the official code).
         channels (int): Defaults to 256. num_convs (int): Defaults to 3.
-        deformable (bool): modulated deformable convs (mmcv ``DCNv2``) in the
+        deformable (bool): modulated deformable convs (``DCNv2GridSample``:
+            mmcv's ``DCNv2`` on CUDA, grid-sample on CPU) in the
             stacked convs (the full model; Table 1). Defaults to True.
         norm_cfg (dict): Defaults to GN with 32 groups.
         prior_bias (float): Defaults to -2.19.
@@ -74,7 +76,8 @@ class PositionHead(BaseModule):
                  prior_bias: float = -2.19,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        conv_cfg = dict(type='DCNv2', deform_groups=1) if deformable else None
+        conv_cfg = dict(type='DCNv2GridSample', deform_groups=1) \
+            if deformable else None
         self.convs = conv_stack(in_channels, channels, num_convs, conv_cfg,
                                 norm_cfg)
         self.things_out = nn.Conv2d(channels, num_things, 3, padding=1)

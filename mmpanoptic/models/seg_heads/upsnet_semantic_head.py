@@ -20,6 +20,8 @@ from mmdet.structures.bbox import bbox2roi, get_box_tensor
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor
 
+from mmpanoptic.ops import GridSampleDeformConv2dPack  # noqa: F401 (conv
+# type 'DCNGridSample')
 from mmpanoptic.registry import MODELS
 from ..panoptic_heads.upsnet_targets import crop_semantic_targets
 
@@ -46,8 +48,10 @@ class UPSNetSemanticHead(BaseSemanticHead):
             it maps ``in_channels -> out_channels``.
         num_levels (int): How many FPN levels from P2 up are used (4:
             P2..P5).
-        deformable (bool): Deformable conv v1 (mmcv ``DeformConv2dPack``,
-            3x3 offsets zero-initialised) if True, plain 3x3 convs if False.
+        deformable (bool): Deformable conv v1 (mmcv's ``DeformConv2dPack``
+            parameters, 3x3 offsets zero-initialised; mmcv's kernel on CUDA,
+            :func:`deform_conv2d_grid_sample` on CPU) if True, plain 3x3
+            convs if False.
         deform_groups (int): Offset groups of the deformable convs.
         norm_cfg (dict, optional): Normalisation after each conv.
         act_cfg (dict): Activation after each conv.
@@ -103,7 +107,7 @@ class UPSNetSemanticHead(BaseSemanticHead):
         # channels: in -> feat (first num_convs - 2) -> out -> out
         channels = [in_channels] + [feat_channels] * max(num_convs - 2, 0) \
             + [out_channels] * min(num_convs, 2)
-        conv_cfg = dict(type='DCN', deform_groups=deform_groups) \
+        conv_cfg = dict(type='DCNGridSample', deform_groups=deform_groups) \
             if deformable else None
         self.subnet = nn.Sequential(*[
             ConvModule(
