@@ -1,7 +1,7 @@
 """Test (and evaluate) a panoptic segmentation model (mmdet-style).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out x.pkl]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher pytorch]
+        [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher pytorch]
 
 CONFIG is a config file or the name of an mmpanoptic config.
 """
@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 from mmpanoptic.registry import RUNNERS
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import load_run_config
+from mmpanoptic.utils.tta import use_tta
 
 
 def parse_args():
@@ -36,6 +37,12 @@ def parse_args():
         help='directory (under work_dir/timestamp) to save painted images')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation with the config\'s tta_model and '
+        'tta_pipeline (UPSNet-M: semantic logits averaged over scales and '
+        'flips)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -61,6 +68,8 @@ def main():
     cfg = load_run_config(args.config, args.cfg_options, args.launcher,
                           args.work_dir)
     cfg.load_from = args.checkpoint
+    if args.tta:
+        cfg = use_tta(cfg)
 
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

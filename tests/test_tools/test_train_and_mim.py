@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import find_config
 
@@ -143,3 +144,31 @@ def test_predict_with_detections_through_the_test_pipeline(tiny_synthetic):
     ids = result.pred_panoptic_seg.sem_seg
     assert ids.shape[-2:] == tuple(result.ori_shape)
     assert (ids.unique() >= 1000).any()  # thing segments were pasted
+
+
+def test_test_py_tta(tmp_path):
+    """``tools/test.py --tta`` runs UPSNet-M style testing end to end, and a
+    config without TTA is refused naming the file."""
+    register_all_modules()
+    cfg = Config.fromfile(find_config('upsnet_r18_fpn_synthetic'))
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    checkpoint = tmp_path / 'random.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    options = ['--cfg-options'] + tiny_synthetic_cli_options(
+        str(tmp_path / 'data'))
+    test_py = osp.join(REPO_ROOT, 'tools', 'test.py')
+    result = subprocess.run(
+        [sys.executable, test_py, 'upsnet_r18_fpn_synthetic',
+         str(checkpoint), '--tta', '--work-dir', str(tmp_path / 'work')] +
+        options,
+        capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'coco_panoptic/PQ:' in result.stdout + result.stderr
+    refused = subprocess.run(
+        [sys.executable, test_py, 'panoptic-fcn_r18_fpn_synthetic',
+         str(checkpoint), '--tta'],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode != 0
+    assert 'panoptic-fcn_r18_fpn_synthetic.py: --tta needs tta_model' in \
+        refused.stderr

@@ -62,3 +62,29 @@ val_evaluator = dict(
     seg_prefix=data_root + 'annotations/panoptic_val/',
     backend_args=backend_args)
 test_evaluator = val_evaluator
+
+# test-time augmentation views (`tools/test.py ... --tta`, for models with a
+# tta_model): scales 0.75 / 1 / 1.25, each unflipped and flipped
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale_factor=factor, keep_ratio=True)
+                for factor in (0.75, 1.0, 1.25)
+            ],
+            [
+                dict(type='RandomFlip', prob=0.),
+                dict(type='RandomFlip', prob=1.)
+            ],
+            [dict(type='LoadPanopticAnnotations', backend_args=backend_args)],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction'))
+            ]
+        ])
+]

@@ -143,3 +143,8 @@ model = dict(
             # sec. 3.4: "ties should not be overlapped by person";
             # COCO thing labels (mmdet order): person 0, tie 27
             category_relations=[(27, 0)])))
+
+# multi-scale + flip testing (`tools/test.py ... --tta`, with a config's
+# tta_pipeline): semantic logits averaged over the views, detections of the
+# test-scale view (PanopticTTAModel)
+tta_model = dict(type='PanopticTTAModel')

@@ -144,3 +144,8 @@ model = dict(
             mask_overlap=0.3,  # same-class mask pruning
             stuff_majority=0.5,  # instance class assignment (3.1)
             stuff_area_limit=4096)))
+
+# multi-scale + flip testing (`tools/test.py ... --tta`, with a config's
+# tta_pipeline): semantic logits averaged over the views, detections of the
+# test-scale view (PanopticTTAModel)
+tta_model = dict(type='PanopticTTAModel')

@@ -7,7 +7,7 @@ back on the FPN levels by RoIUpsample). Joint loss eq. (7); inference fusion
 :class:`AUNetFusionHead`.
 """
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -264,8 +264,36 @@ class AUNet(TwoStagePanopticSegmentor):
     def predict(self,
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
-        """Panoptic prediction: ``pred_panoptic_seg`` per sample."""
+                rescale: bool = True,
+                merge_seg_logits: Optional[Callable[[List[Tensor]],
+                                                    List[Tensor]]] = None
+                ) -> SampleList:
+        """Panoptic prediction: ``pred_panoptic_seg`` per sample.
+
+        ``merge_seg_logits`` (optional) is applied to the per-image BG
+        logits before the fusion (test-time augmentation:
+        :class:`PanopticTTAModel`).
+        """
+        results_list, seg_preds = self._predict_instances_and_bg(
+            batch_inputs, batch_data_samples, rescale)
+        if merge_seg_logits is not None:
+            seg_preds = merge_seg_logits(seg_preds)
+        panoptic = self.panoptic_fusion_head.predict(results_list, seg_preds)
+        return self.add_pred_to_datasample(batch_data_samples, panoptic)
+
+    def predict_semantic_logits(self, batch_inputs: Tensor,
+                                batch_data_samples: SampleList
+                                ) -> List[Tensor]:
+        """Per image BG-branch logits at the original image size (with this
+        view's own PAM and MAM attention): what :class:`PanopticTTAModel`
+        averages over views."""
+        return self._predict_instances_and_bg(batch_inputs,
+                                              batch_data_samples, True)[1]
+
+    def _predict_instances_and_bg(self, batch_inputs: Tensor,
+                                  batch_data_samples: SampleList,
+                                  rescale: bool) -> tuple:
+        """FG detections with masks and per-image BG logits."""
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         x = self.extract_feat(batch_inputs)
         cls_scores, bbox_preds, rpn_feats = rpn_forward_with_features(
@@ -309,8 +337,7 @@ class AUNet(TwoStagePanopticSegmentor):
             rescale,
             rpn_feats=rpn_feats if self.semantic_head.use_pam else None,
             mask_maps=mask_maps)
-        panoptic = self.panoptic_fusion_head.predict(results_list, seg_preds)
-        return self.add_pred_to_datasample(batch_data_samples, panoptic)
+        return results_list, seg_preds
 
     def _forward(self, batch_inputs: Tensor,
                  batch_data_samples: SampleList) -> tuple:

@@ -5,10 +5,9 @@ StandardRoIHead), the deformable semantic head and the parameter-free
 panoptic head, trained jointly (8 losses, paper 3.2).
 """
 import copy
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.structures import SampleList
@@ -29,10 +28,10 @@ class UPSNet(TwoStageDetector):
     ``pred_instances`` (Mask R-CNN detections: bboxes, labels, scores, and
     binary masks when ``test_cfg.panoptic.with_instance_masks``).
 
-    Multi-scale + flip testing of the semantic head (UPSNet-M, paper 4:
-    semantic logits averaged over scales and flips, the instance head at a
-    single scale) is the ``test_cfg.semantic_tta`` option, e.g.
-    ``dict(scale_factors=(0.75, 1.0, 1.25), flip=True)``.
+    Multi-scale + flip testing (UPSNet-M, paper 4: semantic logits averaged
+    over scales and flips, the instance head at a single scale) is
+    :class:`PanopticTTAModel` (``tools/test.py --tta`` with the config's
+    ``tta_model`` and ``tta_pipeline``).
 
     Args:
         backbone, neck, rpn_head, roi_head: as mmdet's Mask R-CNN.
@@ -40,8 +39,7 @@ class UPSNet(TwoStageDetector):
         panoptic_head (dict): :class:`UPSNetPanopticHead` config; its
             ``test_cfg`` is taken from ``test_cfg.panoptic``.
         train_cfg, test_cfg (dict): ``rpn``, ``rpn_proposal``, ``rcnn`` as in
-            mmdet; ``test_cfg.panoptic`` for the panoptic head;
-            ``test_cfg.semantic_tta`` (optional).
+            mmdet; ``test_cfg.panoptic`` for the panoptic head.
     """
 
     # timed as post-processing by tools/analysis_tools/benchmark.py
@@ -74,7 +72,6 @@ class UPSNet(TwoStageDetector):
                                                     False)
         panoptic_head.update(test_cfg=panoptic_cfg)
         self.panoptic_head = MODELS.build(panoptic_head)
-        self.semantic_tta = test_cfg.get('semantic_tta') if test_cfg else None
         self.num_things_classes = self.panoptic_head.num_things_classes
         self.num_stuff_classes = self.panoptic_head.num_stuff_classes
         self.num_classes = self.panoptic_head.num_classes
@@ -165,50 +162,32 @@ class UPSNet(TwoStageDetector):
         selected = mask_preds[torch.arange(len(all_labels)), all_labels]
         return list(selected.split([len(b) for b in boxes]))
 
-    def semantic_logits(self, batch_inputs: Tensor,
-                        x: Tuple[Tensor]) -> Tensor:
-        """Semantic logits (B, T + S, H/4, W/4), averaged over the scales
-        and flips of ``test_cfg.semantic_tta`` when it is set."""
-        seg_preds = self.semantic_head(x)['seg_preds']
-        if not self.semantic_tta:
-            return seg_preds
-        scale_factors = self.semantic_tta.get('scale_factors', (1.0, ))
-        flips = (False, True) if self.semantic_tta.get('flip', True) \
-            else (False, )
-        size = seg_preds.shape[-2:]
-        in_h, in_w = batch_inputs.shape[-2:]
-        summed = torch.zeros_like(seg_preds)
-        for scale in scale_factors:
-            for flip in flips:
-                if scale == 1.0 and not flip:
-                    summed += seg_preds
-                    continue
-                height, width = round(in_h * scale), round(in_w * scale)
-                inputs = F.interpolate(
-                    batch_inputs, size=(height, width), mode='bilinear',
-                    align_corners=False) if scale != 1.0 else batch_inputs
-                # pad to a multiple of 32 for the FPN
-                inputs = F.pad(inputs, (0, -width % 32, 0, -height % 32))
-                if flip:
-                    inputs = inputs.flip(-1)
-                pred = self.semantic_head(self.extract_feat(inputs))[
-                    'seg_preds']
-                if flip:
-                    pred = pred.flip(-1)
-                pred = pred[..., :-(-height // 4), :-(-width // 4)]
-                summed += F.interpolate(
-                    pred, size=size, mode='bilinear', align_corners=False)
-        return summed / (len(scale_factors) * len(flips))
+    def predict_semantic_logits(self, batch_inputs: Tensor,
+                                batch_data_samples: SampleList
+                                ) -> List[Tensor]:
+        """Per image (T + S, H, W) semantic logits at the original image
+        size: what :class:`PanopticTTAModel` averages over views (UPSNet-M).
+        """
+        return self.semantic_head.predict(
+            self.extract_feat(batch_inputs),
+            [sample.metainfo for sample in batch_data_samples],
+            rescale=True)
 
     def predict(self,
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
+                rescale: bool = True,
+                merge_seg_logits: Optional[Callable[[List[Tensor]],
+                                                    List[Tensor]]] = None
+                ) -> SampleList:
         """
         Args:
             batch_inputs (Tensor): (B, 3, H, W).
             batch_data_samples (list[DetDataSample]): with metainfo.
             rescale (bool): Results at the original image size.
+            merge_seg_logits (callable, optional): applied to the per-image
+                semantic logits before the panoptic head (test-time
+                augmentation: :class:`PanopticTTAModel`).
 
         Returns:
             list[DetDataSample]: with ``pred_panoptic_seg``,
@@ -228,8 +207,9 @@ class UPSNet(TwoStageDetector):
             x, [get_box_tensor(res.bboxes) for res in det_results_list],
             [res.labels for res in det_results_list])
         seg_logits_list = self.semantic_head.predict(
-            x, batch_img_metas, rescale,
-            seg_preds=self.semantic_logits(batch_inputs, x))
+            x, batch_img_metas, rescale)
+        if merge_seg_logits is not None:
+            seg_logits_list = merge_seg_logits(seg_logits_list)
         for det_results, logits, meta in zip(det_results_list, mask_logits,
                                              batch_img_metas):
             det_results.mask_logits = logits
