@@ -1,0 +1,311 @@
+"""tools/model_converters/upsnet_to_mmpanoptic.py on a fake official UPSNet
+COCO R50 checkpoint: every key and shape of uber-research/UPSNet's
+``resnet_upsnet`` (written from its models/*.py, not from our model), random
+values; strict loading into the model of the matching config, known answers
+for the class reorders, and the CLI."""
+import importlib.util
+import os
+import os.path as osp
+import subprocess
+import sys
+from collections import OrderedDict
+from typing import Dict, Tuple
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+from mmpanoptic.registry import MODELS
+from mmpanoptic.utils import register_all_modules
+
+from ..conftest import REPO_ROOT
+
+CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',
+                     'upsnet_to_mmpanoptic.py')
+CONFIG = osp.join(REPO_ROOT, 'configs/upsnet/upsnet_r50-caffe_fpn_1x_coco.py')
+ENV = dict(os.environ, OMP_NUM_THREADS='1')
+
+# upsnet/experiments/upsnet_resnet50_coco_*.yaml and config/config.py
+NUM_CLASSES = 81  # 80 things + background at index 0
+NUM_SEG_CLASSES = 133  # 53 stuff first, then the 80 things
+NUM_ANCHORS = 3
+R50_BLOCKS = (3, 4, 6, 3)
+
+
+def load_converter():
+    spec = importlib.util.spec_from_file_location('upsnet_to_mmpanoptic',
+                                                  CONVERTER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+converter = load_converter()
+
+
+def official_coco_r50_shapes() -> Dict[str, Tuple[int, ...]]:
+    """Key -> shape of ``resnet_upsnet(R50).state_dict()`` for COCO."""
+    shapes = OrderedDict()
+
+    def conv(name, out_channels, in_channels, kernel, bias=True):
+        shapes[f'{name}.weight'] = (out_channels, in_channels, kernel, kernel)
+        if bias:
+            shapes[f'{name}.bias'] = (out_channels, )
+
+    def linear(name, out_features, in_features):
+        shapes[f'{name}.weight'] = (out_features, in_features)
+        shapes[f'{name}.bias'] = (out_features, )
+
+    def batch_norm(name, channels):  # nn.BatchNorm2d, PyTorch >= 0.4.1
+        for stat in ('weight', 'bias', 'running_mean', 'running_var'):
+            shapes[f'{name}.{stat}'] = (channels, )
+        shapes[f'{name}.num_batches_tracked'] = ()
+
+    # resnet.py: ResNetBackbone, the conv1 module, res_block of Bottlenecks
+    conv('resnet_backbone.conv1.conv1', 64, 3, 7, bias=False)
+    batch_norm('resnet_backbone.conv1.bn1', 64)
+    for stage, planes, num_blocks in zip(range(2, 6), (64, 128, 256, 512),
+                                         R50_BLOCKS):
+        in_channels = planes * 2 if planes != 64 else planes
+        for block in range(num_blocks):
+            prefix = f'resnet_backbone.res{stage}.layers.{block}'
+            conv(f'{prefix}.conv1', planes, in_channels, 1, bias=False)
+            batch_norm(f'{prefix}.bn1', planes)
+            conv(f'{prefix}.conv2', planes, planes, 3, bias=False)
+            batch_norm(f'{prefix}.bn2', planes)
+            conv(f'{prefix}.conv3', planes * 4, planes, 1, bias=False)
+            batch_norm(f'{prefix}.bn3', planes * 4)
+            if block == 0:
+                conv(f'{prefix}.downsample.0', planes * 4, in_channels, 1,
+                     bias=False)
+                batch_norm(f'{prefix}.downsample.1', planes * 4)
+            in_channels = planes * 4
+    # fpn.py: with_norm='none', fpn_with_gap=True (P6 is a max-pool)
+    for level, in_channels in zip(range(2, 6), (256, 512, 1024, 2048)):
+        conv(f'fpn.fpn_p{level}_1x1', 256, in_channels, 1)
+        conv(f'fpn.fpn_p{level}', 256, 256, 3)
+    linear('fpn.fpn_gap', 256, 2048)
+    # rpn.py
+    conv('rpn.conv_proposal.0', 256, 256, 3)
+    conv('rpn.cls_score', NUM_ANCHORS, 256, 1)
+    conv('rpn.bbox_pred', NUM_ANCHORS * 4, 256, 1)
+    # rcnn.py: RCNN (7x7 pooling, class-specific regression), MaskBranch
+    linear('rcnn.fc6.0', 1024, 256 * 7 * 7)
+    linear('rcnn.fc7.0', 1024, 1024)
+    linear('rcnn.cls_score', NUM_CLASSES, 1024)
+    linear('rcnn.bbox_pred', NUM_CLASSES * 4, 1024)
+    for i in range(1, 5):
+        conv(f'mask_branch.mask_conv{i}.0', 256, 256, 3)
+    shapes['mask_branch.mask_deconv1.0.weight'] = (256, 256, 2, 2)
+    shapes['mask_branch.mask_deconv1.0.bias'] = (256, )
+    conv('mask_branch.mask_score', NUM_CLASSES, 256, 1)
+    # fcn.py: FCNSubNet of DeformConvWithOffset (offsets 2 x 3 x 3, bias)
+    for layer, (in_channels, out_channels) in enumerate(
+            ((256, 256), (256, 128), (128, 128))):
+        prefix = f'fcn_head.fcn_subnet.conv.{layer}.0'
+        conv(f'{prefix}.conv_offset', 18, in_channels, 3)
+        conv(f'{prefix}.conv', out_channels, in_channels, 3)
+    conv('fcn_head.score', NUM_SEG_CLASSES, 4 * 128, 1)
+    return shapes
+
+
+def fake_official(compact: bool = False) -> Dict[str, torch.Tensor]:
+    """Random values for every official key; ``compact``: one value per
+    tensor, expanded (a file of a few kB)."""
+    generator = torch.Generator().manual_seed(0)
+    state_dict = OrderedDict()
+    for key, shape in official_coco_r50_shapes().items():
+        if key.endswith('num_batches_tracked'):
+            state_dict[key] = torch.randint(1, 1000, (), generator=generator)
+        elif compact:
+            state_dict[key] = torch.randn(1, generator=generator).expand(shape)
+        else:
+            state_dict[key] = torch.randn(shape, generator=generator)
+    return state_dict
+
+
+@pytest.fixture(scope='module')
+def official():
+    return fake_official()
+
+
+@pytest.fixture(scope='module')
+def converted(official):
+    return converter.convert(official)
+
+
+@pytest.fixture(scope='module')
+def model(converted):
+    """The model of the matching config with the converted weights."""
+    register_all_modules()
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    model.load_state_dict(converted, strict=True)
+    return model.eval()
+
+
+def test_loads_strictly_into_the_matching_config(official, converted, model):
+    state = model.state_dict()
+    assert state.keys() == converted.keys()
+    assert all(
+        torch.equal(state[key], value) for key, value in converted.items())
+    # the backbone BNs come from the official ones, counters included
+    assert torch.equal(state['backbone.layer4.2.bn3.running_var'],
+                       official['resnet_backbone.res5.layers.2.bn3.'
+                                'running_var'])
+    assert state['backbone.bn1.num_batches_tracked'] == official[
+        'resnet_backbone.conv1.bn1.num_batches_tracked']
+
+
+def test_caffe_style_conv_arrives_unchanged(official, model):
+    # caffe style: the stride-2 conv of res3's first block is the 1x1 conv1
+    conv1 = model.backbone.layer2[0].conv1
+    assert conv1.kernel_size == (1, 1) and conv1.stride == (2, 2)
+    assert model.backbone.layer2[0].conv2.stride == (1, 1)
+    assert torch.equal(conv1.weight,
+                       official['resnet_backbone.res3.layers.0.conv1.weight'])
+    assert torch.equal(model.backbone.conv1.weight,
+                       official['resnet_backbone.conv1.conv1.weight'])
+
+
+def test_background_moves_from_first_to_last(official, model):
+    bbox_head = model.roi_head.bbox_head
+    cls_weight = official['rcnn.cls_score.weight']
+    assert bbox_head.fc_cls.weight.shape == (81, 1024)
+    assert torch.equal(bbox_head.fc_cls.weight[80], cls_weight[0])
+    assert torch.equal(bbox_head.fc_cls.weight[0], cls_weight[1])  # person
+    assert torch.equal(bbox_head.fc_cls.weight[79], cls_weight[80])
+    assert torch.equal(bbox_head.fc_cls.bias[80],
+                       official['rcnn.cls_score.bias'][0])
+    # class-specific regression: the background's 4 deltas are dropped
+    assert not bbox_head.reg_class_agnostic
+    reg_weight = official['rcnn.bbox_pred.weight']
+    assert bbox_head.fc_reg.weight.shape == (80 * 4, 1024)
+    assert torch.equal(bbox_head.fc_reg.weight[0:4], reg_weight[4:8])
+    assert torch.equal(bbox_head.fc_reg.weight[-4:], reg_weight[-4:])
+    assert torch.equal(bbox_head.fc_reg.bias[0:4],
+                       official['rcnn.bbox_pred.bias'][4:8])
+    # mask logits: the background channel is dropped
+    mask_logits = model.roi_head.mask_head.conv_logits
+    assert mask_logits.weight.shape[0] == 80
+    assert torch.equal(mask_logits.weight[0],
+                       official['mask_branch.mask_score.weight'][1])
+    assert torch.equal(mask_logits.bias[79],
+                       official['mask_branch.mask_score.bias'][80])
+
+
+def test_semantic_channels_go_things_first(official, model):
+    weight = model.semantic_head.conv_logits.weight
+    bias = model.semantic_head.conv_logits.bias
+    official_weight = official['fcn_head.score.weight']
+    # official: 53 stuff (banner, ...) then 80 things (person, ...)
+    assert torch.equal(weight[0], official_weight[53])  # person
+    assert torch.equal(weight[79], official_weight[132])  # toothbrush
+    assert torch.equal(weight[80], official_weight[0])  # banner
+    assert torch.equal(weight[132], official_weight[52])  # last stuff
+    assert torch.equal(bias[80], official['fcn_head.score.bias'][0])
+
+
+def test_deformable_conv_bias_is_added_exactly(official, model):
+    layer = model.semantic_head.subnet[1]  # 256 -> 128
+    bias = official['fcn_head.fcn_subnet.conv.1.0.conv.bias']
+    assert torch.equal(layer.conv.weight,
+                       official['fcn_head.fcn_subnet.conv.1.0.conv.weight'])
+    assert torch.equal(
+        layer.conv.conv_offset.bias,
+        official['fcn_head.fcn_subnet.conv.1.0.conv_offset.bias'])
+    x = torch.randn(1, 256, 6, 7)
+    with torch.no_grad():
+        expected = F.relu(layer.conv(x) + bias[:, None, None])
+        assert torch.allclose(layer(x), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_global_context_linear_becomes_1x1_conv(official, model):
+    context = model.neck.lateral_convs[3].context.conv
+    assert torch.equal(context.weight[:, :, 0, 0],
+                       official['fpn.fpn_gap.weight'])
+    assert torch.equal(model.neck.lateral_convs[3].lateral.conv.weight,
+                       official['fpn.fpn_p5_1x1.weight'])
+    assert torch.equal(model.neck.lateral_convs[0].conv.weight,
+                       official['fpn.fpn_p2_1x1.weight'])
+    assert torch.equal(model.rpn_head.rpn_cls.weight,
+                       official['rpn.cls_score.weight'])
+
+
+def test_dataparallel_prefix_and_missing_counters(official, model):
+    old = OrderedDict(
+        (f'module.{key}', value) for key, value in official.items()
+        if not key.endswith('num_batches_tracked'))
+    converted = converter.convert(old)
+    # what strict loading checks, without changing the shared model
+    assert {key: value.shape for key, value in converted.items()} == {
+        key: value.shape for key, value in model.state_dict().items()}
+    assert converted['backbone.layer1.0.bn1.num_batches_tracked'] == 0
+
+
+def test_deformable_backbone_offsets_find_their_conv():
+    # R101-DCN (backbone_with_dconv: 3): DCNBottleneck's conv2_offset is a
+    # Conv2d(planes, 18, 3) next to conv2, mmdet's DCN owns it as conv_offset
+    register_all_modules()
+    backbone = MODELS.build(
+        dict(
+            type='ResNet',
+            depth=50,
+            style='caffe',
+            dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
+            stage_with_dcn=(False, True, True, True)))
+    state = backbone.state_dict()
+    for official_key, shape in (
+        ('resnet_backbone.res3.layers.1.conv2_offset.weight',
+         (18, 128, 3, 3)),
+        ('resnet_backbone.res5.layers.2.conv2_offset.bias', (18, )),
+        ('resnet_backbone.res4.layers.0.conv2.weight', (256, 256, 3, 3)),
+    ):
+        key = converter.rename_key(official_key)
+        assert key.startswith('backbone.')
+        assert state[key[len('backbone.'):]].shape == shape
+
+
+def test_unknown_key_is_named(official):
+    for key in ('rcnn.extra_fc.weight',
+                'resnet_backbone.res2.layers.0.conv1.bias'):
+        with pytest.raises(converter.ConversionError, match=key):
+            converter.convert(dict(official, **{key: torch.zeros(1)}))
+
+
+def test_missing_key_is_named(official):
+    incomplete = OrderedDict(official)
+    del incomplete['fpn.fpn_gap.bias']
+    del incomplete['resnet_backbone.res4.layers.5.bn2.running_mean']
+    with pytest.raises(converter.ConversionError) as error:
+        converter.convert(incomplete)
+    assert 'fpn.fpn_gap.bias' in str(error.value)
+    assert 'resnet_backbone.res4.layers.5.bn2.running_mean' in str(
+        error.value)
+
+
+def test_cli_end_to_end(tmp_path):
+    official = fake_official(compact=True)
+    src, dst = tmp_path / 'upsnet_coco.pth', tmp_path / 'converted.pth'
+    torch.save(official, src)
+    assert src.stat().st_size < 2**20
+    result = subprocess.run(
+        [sys.executable, CONVERTER, str(src), str(dst)],
+        capture_output=True, text=True, cwd=REPO_ROOT, env=ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    checkpoint = torch.load(dst)
+    assert checkpoint['meta']['num_things_classes'] == 80
+    assert checkpoint['meta']['num_stuff_classes'] == 53
+    expected = converter.convert(official)
+    assert checkpoint['state_dict'].keys() == expected.keys()
+    assert all(torch.equal(checkpoint['state_dict'][key], value)
+               for key, value in expected.items())
+
+    official['rcnn.extra_fc.weight'] = torch.zeros(1)
+    torch.save(official, src)
+    result = subprocess.run(
+        [sys.executable, CONVERTER, str(src), str(dst)],
+        capture_output=True, text=True, cwd=REPO_ROOT, env=ENV)
+    assert result.returncode != 0
+    assert str(src) in result.stderr and 'rcnn.extra_fc.weight' in \
+        result.stderr
