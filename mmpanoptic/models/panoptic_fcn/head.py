@@ -65,6 +65,11 @@ class PanopticFCNHead(BaseModule):
         sigma_factor (float): Gaussian diameter / sigma. Defaults to 3.
         num_weighted_kernels (int): k of the weighted Dice (Table 6): 7
             (3 for the 400/512 models, 5 for 600).
+        stuff_kernel_average (str): a stuff kernel is the kernel map summed
+            over the region divided by the region's area ('region', the
+            paper's average) or by the level's H * W ('image', what the
+            official code's adaptive average pool computes; the configs for
+            converted official weights use it).
         loss_position (dict): focal loss of eq. (2) (mmdet ``FocalLoss``,
             its PyTorch path since the targets are soft).
         loss_segment (dict): :class:`WeightedDiceLoss` (lambda_seg).
@@ -103,6 +108,7 @@ class PanopticFCNHead(BaseModule):
                  min_overlap: float = 0.7,
                  sigma_factor: float = 3.0,
                  num_weighted_kernels: int = 7,
+                 stuff_kernel_average: str = 'region',
                  loss_position: ConfigType = dict(
                      type='mmdet.FocalLoss',
                      use_sigmoid=True,
@@ -129,6 +135,10 @@ class PanopticFCNHead(BaseModule):
         self.min_overlap = min_overlap
         self.sigma_factor = sigma_factor
         self.num_weighted_kernels = num_weighted_kernels
+        if stuff_kernel_average not in ('region', 'image'):
+            raise ValueError("stuff_kernel_average must be 'region' or "
+                             f"'image', got {stuff_kernel_average!r}")
+        self.stuff_kernel_average = stuff_kernel_average
 
         self.position_head = MODELS.build(
             dict(
@@ -434,6 +444,8 @@ class PanopticFCNHead(BaseModule):
         area = regions.sum(dim=1)
         channels = (area > 0).nonzero(as_tuple=False).view(-1)
         regions, area = regions[channels], area[channels]
+        if self.stuff_kernel_average == 'image':
+            area = torch.full_like(area, regions.shape[1])
         kernels = regions @ kernel_map.flatten(1).t() / area[:, None]
         kernels = self.stuff_kernel_projection(kernels)
         return kernels @ features, channels  # eq. (5)
@@ -484,7 +496,8 @@ class PanopticFCNHead(BaseModule):
                 thing_candidates(centers, kernel_map, cfg['center_top_k'],
                                  cfg['center_score_thr'], smooth))
             stuff_parts.append(
-                stuff_candidates(stuff, kernel_map, cfg['stuff_score_thr']))
+                stuff_candidates(stuff, kernel_map, cfg['stuff_score_thr'],
+                                 self.stuff_kernel_average))
         thing_kernels, thing_labels, thing_scores = (
             torch.cat(parts) for parts in zip(*thing_parts))
         stuff_kernels, stuff_channels, stuff_scores = (

@@ -63,7 +63,8 @@ def thing_candidates(center_logits: Tensor,
 
 def stuff_candidates(stuff_logits: Tensor,
                      kernel_map: Tensor,
-                     score_thr: float = 0.05
+                     score_thr: float = 0.05,
+                     kernel_average: str = 'region'
                      ) -> Tuple[Tensor, Tensor, Tensor]:
     """Stuff regions of one level and their kernel weights.
 
@@ -76,6 +77,9 @@ def stuff_candidates(stuff_logits: Tensor,
         stuff_logits (Tensor): (S', H, W) stuff map logits L^st.
         kernel_map (Tensor): (C, H, W).
         score_thr (float): Defaults to 0.05.
+        kernel_average (str): 'region': kernel sum / region area (paper);
+            'image': / H * W, as the official code's adaptive average pool of
+            the masked kernel map.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: kernels (N, C), channel labels (N,),
@@ -90,7 +94,9 @@ def stuff_candidates(stuff_logits: Tensor,
     regions, area = regions[present], area[present]
     labels = present.nonzero(as_tuple=False).view(-1)
     scores = (probs[present] * regions).sum(dim=1) / area
-    kernels = regions @ kernel_map.flatten(1).t() / area[:, None]
+    kernel_area = area if kernel_average == 'region' else torch.full_like(
+        area, regions.shape[1])
+    kernels = regions @ kernel_map.flatten(1).t() / kernel_area[:, None]
     keep = scores > score_thr
     return kernels[keep], labels[keep], scores[keep]
 

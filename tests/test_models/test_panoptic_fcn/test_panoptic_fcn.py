@@ -318,3 +318,19 @@ def test_stuff_label_maps_things_channel_and_dense_fallback():
     labels, best = head._stuff_label_maps(probs[2:], torch.tensor([S]),
                                           (1, 3))
     assert labels.tolist() == [[-1, -1, -1]] and best.tolist() == [[T] * 3]
+
+
+def test_stuff_kernel_average_region_or_image():
+    """A 2-pixel region of a 4-pixel map: the region average divides the
+    kernel sum by 2 (paper), the official code's pool by 4."""
+    from mmpanoptic.models.panoptic_fcn.postprocessing import \
+        stuff_candidates
+    stuff_logits = torch.tensor([[[5., 5.], [-5., -5.]],
+                                 [[-5., -5.], [5., 5.]]])
+    kernel_map = torch.tensor([[[2., 4.], [6., 8.]]])  # (C=1, 2, 2)
+    kernels, labels, _ = stuff_candidates(stuff_logits, kernel_map, 0.05)
+    assert labels.tolist() == [0, 1]
+    assert kernels.flatten().tolist() == [3., 7.]
+    kernels, _, _ = stuff_candidates(stuff_logits, kernel_map, 0.05,
+                                     kernel_average='image')
+    assert kernels.flatten().tolist() == [1.5, 3.5]
