@@ -102,7 +102,8 @@ def random_prediction(
     gt_id_map: np.ndarray,
     segments_info: List[dict],
     empty: bool = False,
-    present_labels: Tuple[int, ...] = ()) -> np.ndarray:
+    present_labels: Tuple[int, ...] = ()
+) -> np.ndarray:
     """A (H, W) mmdet prediction (label + instance * 1000, VOID =
     NUM_CLASSES) made by perturbing the GT: shifts, relabelling, splits,
     drops, pasted segments (on crowd and VOID too) and extra classes."""

@@ -273,7 +273,8 @@ def pq_stats_single_image(
     gt: GroundTruthSegments,
     pred_map: np.ndarray,
     num_classes: int,
-    void_labels: Sequence[int] = ()) -> PanopticImageStats:
+    void_labels: Sequence[int] = ()
+) -> PanopticImageStats:
     """PQ counts of one image.
 
     Args:
