@@ -28,7 +28,8 @@ def test_report_ratios_and_verdicts(tmp_path):
     rows = [
         _row('Panoptic FPN (mmdet)', 2.0, pq=dict(PQ=40.0, SQ=80.0, RQ=50.0,
                                                   PQ_th=30.0, PQ_st=50.0)),
-        _row('A', 2.2, target=1.15), _row('B', 2.5, target=1.15)
+        _row('A', 2.2, target=1.15), _row('B', 2.5, target=1.15),
+        _row('C', 1.0, pq=dict(error='training failed, see x.log'))
     ]
     args = argparse.Namespace(runs=5, warmup=1, force_dets=100,
                               train_shape=[512, 512])
@@ -41,6 +42,9 @@ def test_report_ratios_and_verdicts(tmp_path):
         'by 9% |' in text
     assert '| 40.0 | 80.0 | 50.0 | 30.0 | 50.0 |' in text
     assert 'command: `python benchmark_all.py`' in text
+    # a failed training is reported in the row, not hidden
+    assert '| 0.50 | - | 5.0 | 0.0 | 600 | 1.50 | training failed, see ' \
+        'x.log |' in text
     tool.write_chart(tool.chart_path(str(out)), rows)
     assert osp.getsize(tool.chart_path(str(out))) > 1000
 

@@ -161,23 +161,34 @@ def train_step_seconds(models: dict, batch: dict, runs: int) -> dict:
 
 
 def synthetic_pq(method: dict, work_dir: str, reuse: bool) -> dict:
-    """Train and test the method's synthetic config; its PQ numbers."""
+    """Train and test the method's synthetic config; its PQ numbers, or
+    ``{'error': ...}`` when a step fails (the other methods still run)."""
     config = find_config(method['synthetic'])
     max_iters = Config.fromfile(config).train_cfg.max_iters
     run_dir = osp.join(work_dir, method['synthetic'])
     checkpoint = osp.join(run_dir, f'iter_{max_iters}.pth')
     env = {**os.environ, 'PYTHONPATH': REPO_ROOT}
-    if not (reuse and osp.isfile(checkpoint)):
-        subprocess.run([
+    os.makedirs(run_dir, exist_ok=True)
+    log_path = osp.join(run_dir, 'benchmark_all.log')
+    with open(log_path, 'a') as log:
+        if not (reuse and osp.isfile(checkpoint)):
+            print(f'training {method["synthetic"]} (log: {log_path})',
+                  flush=True)
+            trained = subprocess.run([
+                sys.executable,
+                osp.join(REPO_ROOT, 'tools/train.py'), config, '--work-dir',
+                run_dir, '--cfg-options', 'train_cfg.val_interval=100000000'
+            ], env=env, stdout=log, stderr=subprocess.STDOUT)
+            if trained.returncode != 0:
+                return dict(error=f'training failed, see {log_path}')
+        result = subprocess.run([
             sys.executable,
-            osp.join(REPO_ROOT, 'tools/train.py'), config, '--work-dir',
-            run_dir, '--cfg-options', 'train_cfg.val_interval=100000000'
-        ], check=True, env=env)
-    result = subprocess.run([
-        sys.executable,
-        osp.join(REPO_ROOT, 'tools/test.py'), config, checkpoint,
-        '--work-dir', osp.join(run_dir, 'test')
-    ], check=True, env=env, capture_output=True, text=True)
+            osp.join(REPO_ROOT, 'tools/test.py'), config, checkpoint,
+            '--work-dir', osp.join(run_dir, 'test')
+        ], env=env, capture_output=True, text=True)
+        log.write(result.stdout + result.stderr)
+    if result.returncode != 0:
+        return dict(error=f'testing failed, see {log_path}')
     found = dict(
         re.findall(r'coco_panoptic/(\w+): (-?[\d.]+)',
                    result.stdout + result.stderr))
@@ -235,7 +246,11 @@ def write_report(path: str, rows: list, args, command: str) -> None:
             f'{100 * row["postprocess_share"]:.1f}',
             f'{100 * row["dcn_share"]:.1f}', f'{row["peak_memory_mb"]:.0f}',
             f'{row["train_step_s"]:.2f}'
-        ] + [f'{pq[k]:.1f}' if k in pq else '-' for k in PQ_KEYS]
+        ]
+        if 'error' in pq:
+            cells += [pq['error']] + [''] * (len(PQ_KEYS) - 1)
+        else:
+            cells += [f'{pq[k]:.1f}' if k in pq else '-' for k in PQ_KEYS]
         lines.append('| ' + ' | '.join(cells) + ' |')
     lines += ['', f'![PQ against latency]({osp.basename(chart_path(path))})',
               '']
@@ -299,7 +314,7 @@ def main():
         rows.append(row)
         print(name, {k: v for k, v in row.items() if k != 'method'},
               flush=True)
-    write_report(args.out, rows, args, command)
+        write_report(args.out, rows, args, command)  # partial, as it goes
     write_chart(chart_path(args.out), rows)
     print(f'wrote {args.out} and {chart_path(args.out)}')
 
