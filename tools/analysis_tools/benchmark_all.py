@@ -68,6 +68,10 @@ METHODS = [
     dict(name='Panoptic FCN', config='panoptic-fcn_r50_fpn_1x_coco',
          synthetic='panoptic-fcn_r18_fpn_synthetic', target=None),
     dict(name='Panoptic FCN-512', config='panoptic-fcn-512_r50_fpn_3x_coco',
+         shape=(512, 768), synthetic=None, target=None),
+    dict(name='Panoptic FCN-512 (plain position head)',
+         config='panoptic-fcn-512_r50_fpn_3x_coco',
+         cfg_options={'model.panoptic_head.position_head.deformable': False},
          shape=(512, 768), synthetic=None, target=1.0),
 ]
 PQ_KEYS = ('PQ', 'SQ', 'RQ', 'PQ_th', 'PQ_st')
