@@ -163,17 +163,22 @@ def _brute_force_overlaps(masks, scores, labels, overlap_thr, relations):
 
 
 @pytest.mark.parametrize('seed', range(4))
-def test_overlaps_match_brute_force(seed):
+@pytest.mark.parametrize('num_classes, pairs', [
+    (3, [(TIE, PERSON), (CAR, TIE)]),  # every instance in a relation
+    (6, [(TIE, PERSON), (CAR, TIE)]),  # classes 3-5 in none
+    (6, []),  # no relations: score order only
+])
+def test_overlaps_match_brute_force(seed, num_classes, pairs):
     gen = torch.Generator().manual_seed(seed)
-    num, size = 6, 9
+    num, size = 8, 9
     masks = torch.zeros(num, size, size, dtype=torch.bool)
     for k in range(num):
         y0, x0 = torch.randint(0, size - 2, (2, ), generator=gen).tolist()
         h, w = torch.randint(2, size, (2, ), generator=gen).tolist()
         masks[k, y0:y0 + h, x0:x0 + w] = True
     scores = torch.rand(num, generator=gen)
-    labels = torch.randint(0, 3, (num, ), generator=gen)
-    relations = relation_matrix([(TIE, PERSON), (CAR, TIE)], 3)
+    labels = torch.randint(0, num_classes, (num, ), generator=gen)
+    relations = relation_matrix(pairs, num_classes)
     instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
                                                    0.6, relations)
     expected_map, expected_labels = _brute_force_overlaps(
