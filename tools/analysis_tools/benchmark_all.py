@@ -237,7 +237,13 @@ def write_report(path: str, rows: list, args, command: str) -> None:
         'FPN latency', f'- training step: loss + backward on 2 synthetic '
         f'{args.train_shape[0]}x{args.train_shape[1]} images',
         '- PQ: synthetic val split after each `*_r18_fpn_synthetic` config '
-        '(same schedule, batch and image size for all)', '',
+        '(same schedule, batch and image size for all)',
+        '- deformable convs (DCN %): mmcv\'s DeformConv2dPack / '
+        'ModulatedDeformConv2dPack parameters, computed on CPU by '
+        'mmpanoptic\'s grid-sample path (`DCNGridSample`, equal to '
+        'mmcv\'s op)',
+        '- target: the latency ratio each method\'s issue asks for (stated '
+        'with plain convs where the method has deformable ones)', '',
         '| method | input | params (M) | GFLOPs | latency (s) | ratio | '
         'target | post % | DCN % | peak MB | train step (s) | PQ | SQ | RQ '
         '| PQ_th | PQ_st |', '|' + ' --- |' * 16
