@@ -1,9 +1,10 @@
 # mmpanoptic: `make demo` and `make test` are all a new user needs.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-MODEL  ?= panoptic-fpn_r18_fpn_synthetic
+MODEL  ?= upsnet_r18_fpn_synthetic
 DATA   ?= data/synthetic_panoptic
 WORK   ?= work_dirs/demo/$(MODEL)
+ITERS  ?=
 PYTEST_ARGS ?=
 
 .PHONY: install data demo test clean
@@ -14,9 +15,11 @@ install:
 data: install
 	$(PY) tools/misc/make_synthetic_panoptic.py $(DATA) --train 200 --val 50 --size 128 128 --seed 0
 
-# Train MODEL on the synthetic data (CPU), evaluate PQ, draw val predictions.
+# Train MODEL on the synthetic data (CPU; ITERS iterations, default 500 of
+# the config's 800), evaluate PQ, draw val predictions.
 demo: install
-	@MODEL=$(MODEL) DATA=$(DATA) WORK=$(WORK) PY=$(PY) bash tools/misc/run_demo.sh
+	@MODEL=$(MODEL) DATA=$(DATA) WORK=$(WORK) PY=$(PY) ITERS=$(ITERS) \
+		bash tools/misc/run_demo.sh
 
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
