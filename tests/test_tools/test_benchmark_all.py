@@ -26,8 +26,9 @@ def _row(name, latency, target=None, pq=None):
 def test_report_ratios_and_verdicts(tmp_path):
     tool = _load_tool()
     rows = [
-        _row('Panoptic FPN (mmdet)', 2.0, pq=dict(PQ=40.0, SQ=80.0, RQ=50.0,
-                                                  PQ_th=30.0, PQ_st=50.0)),
+        _row('Panoptic FPN (mmdet)', 2.0, pq=dict(
+            PQ=40.0, SQ=80.0, RQ=50.0, PQ_th=30.0, SQ_th=75.0, RQ_th=40.0,
+            PQ_st=50.0, SQ_st=85.0, RQ_st=58.8)),
         _row('A', 2.2, target=1.15), _row('B', 2.5, target=1.15),
         _row('C', 1.0, pq=dict(error='training failed, see x.log'))
     ]
@@ -40,7 +41,11 @@ def test_report_ratios_and_verdicts(tmp_path):
     # 1.25 / 1.15 - 1 = 8.7%
     assert '| B | 800x1216 | 46.0 | 250 | 2.50 | 1.25 | <= 1.15: missed ' \
         'by 9% |' in text
-    assert '| 40.0 | 80.0 | 50.0 | 30.0 | 50.0 |' in text
+    assert '| 40.0 | 80.0 | 50.0 | 30.0 | 75.0 | 40.0 | 50.0 | 85.0 | ' \
+        '58.8 |' in text
+    # every row has as many cells as the header
+    table = [line for line in text.splitlines() if line.startswith('|')]
+    assert len({line.count('|') for line in table}) == 1
     assert 'command: `python benchmark_all.py`' in text
     # a failed training is reported in the row, not hidden
     assert '| 0.50 | - | 5.0 | 0.0 | 600 | 1.50 | training failed, see ' \

@@ -74,7 +74,8 @@ METHODS = [
          cfg_options={'model.panoptic_head.position_head.deformable': False},
          shape=(512, 768), synthetic=None, target=1.0),
 ]
-PQ_KEYS = ('PQ', 'SQ', 'RQ', 'PQ_th', 'PQ_st')
+PQ_KEYS = ('PQ', 'SQ', 'RQ', 'PQ_th', 'SQ_th', 'RQ_th', 'PQ_st', 'SQ_st',
+           'RQ_st')
 
 
 def parse_args():
@@ -246,7 +247,8 @@ def write_report(path: str, rows: list, args, command: str) -> None:
         'with plain convs where the method has deformable ones)', '',
         '| method | input | params (M) | GFLOPs | latency (s) | ratio | '
         'target | post % | DCN % | peak MB | train step (s) | PQ | SQ | RQ '
-        '| PQ_th | PQ_st |', '|' + ' --- |' * 16
+        '| PQ_th | SQ_th | RQ_th | PQ_st | SQ_st | RQ_st |',
+        '|' + ' --- |' * (11 + len(PQ_KEYS))
     ]
     for row in rows:
         ratio = row['latency_s'] / reference
