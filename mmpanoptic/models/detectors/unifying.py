@@ -24,7 +24,8 @@ from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmpanoptic.registry import MODELS
-from ..panoptic_heads.panoptic_argmax import (panoptic_from_channels,
+from ..panoptic_heads.panoptic_argmax import (full_resolution_argmax,
+                                              panoptic_from_channels,
                                               upsample_argmax)
 
 INFERENCE_MODES = ('argmax', 'heuristic')
@@ -123,6 +124,10 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                              f'{INFERENCE_MODES}, got {self.inference!r}')
         self.panoptic_score_thr = panoptic_test_cfg.get('score_thr', 0.5)
         self.stuff_area_limit = panoptic_test_cfg.get('stuff_area_limit', 0)
+        # things' potential at input resolution (full_resolution_argmax)
+        # instead of upsampling P from 1/4
+        self.full_resolution_things = panoptic_test_cfg.get(
+            'full_resolution_things', True)
         self.panoptic_fusion_head = None
         if self.inference == 'heuristic':
             if panoptic_fusion_head is None or not self.roi_head.with_mask:
@@ -318,13 +323,13 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                     instances[confident], semantic_logits, meta, out_size,
                     stride)
                 continue
-            potential = self.potential_head(semantic_logits,
-                                            detections[i][confident], stride)
+            kept = detections[i][confident]
+            potential = self.potential_head(semantic_logits, kept, stride)
             panoptic_logits = potential if self.affinity_head is None else \
                 self.affinity_head.propagate(
                     potential, affinity_feats[i, :, :height, :width])
             sample.pred_panoptic_seg = self.argmax_panoptic(
-                panoptic_logits, detections[i].labels[confident], meta,
+                panoptic_logits, potential, semantic_logits, kept, meta,
                 out_size, stride)
         return batch_data_samples
 
@@ -351,17 +356,29 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                 instances.bboxes, [1 / s for s in img_meta['scale_factor']])
         return instances
 
-    def argmax_panoptic(self, panoptic_logits: Tensor, det_labels: Tensor,
+    def argmax_panoptic(self, panoptic_logits: Tensor, potential: Tensor,
+                        semantic_logits: Tensor, detections: InstanceData,
                         img_meta: dict, out_size: Tuple[int, int],
                         stride: int) -> PixelData:
         """Heuristic-free panoptic output: argmax of ``P`` over its D + N_st
-        channels at full resolution; stuff segments below
-        ``test_cfg.panoptic.stuff_area_limit`` pixels become VOID
-        (appendix C)."""
-        channel_map = upsample_argmax(panoptic_logits, img_meta['img_shape'],
-                                      out_size, stride)
+        channels at full resolution (with ``test_cfg.panoptic.
+        full_resolution_things``, the default, the things' potential is
+        evaluated at input resolution: :func:`full_resolution_argmax`);
+        stuff segments below ``test_cfg.panoptic.stuff_area_limit`` pixels
+        become VOID (appendix C)."""
+        if self.full_resolution_things:
+            channel_map = full_resolution_argmax(
+                panoptic_logits, potential, F.softmax(semantic_logits, dim=0),
+                detections.bboxes, detections.scores, detections.labels,
+                detections.get('mask_probs', None),
+                self.potential_head.variant, img_meta['img_shape'][:2],
+                out_size, stride)
+        else:
+            channel_map = upsample_argmax(panoptic_logits,
+                                          img_meta['img_shape'], out_size,
+                                          stride)
         panoptic = panoptic_from_channels(
-            channel_map, det_labels, self.num_things_classes,
+            channel_map, detections.labels, self.num_things_classes,
             self.num_stuff_classes, self.stuff_area_limit)
         return PixelData(sem_seg=panoptic[None].int())
 

@@ -2,12 +2,14 @@
 panoptic segmentation is the argmax of the panoptic logits ``P`` over their
 D + N_st channels; optionally small stuff segments become VOID (appendix C).
 Pure functions."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from torch import Tensor
+
+from .dynamic_potential import dynamic_potential
 
 
 def upsample_argmax(logits: Tensor,
@@ -98,3 +100,90 @@ def panoptic_from_channels(channel_map: Tensor,
         stuff_values.to(channel_map.dtype)
     ])
     return table[channel_map + 1]
+
+
+def full_resolution_argmax(panoptic_logits: Tensor,
+                           potential: Tensor,
+                           semantic_probs: Tensor,
+                           boxes: Tensor,
+                           scores: Tensor,
+                           labels: Tensor,
+                           mask_probs: Optional[Tensor],
+                           variant: str,
+                           valid_size: Tuple[int, int],
+                           out_size: Tuple[int, int],
+                           stride: int,
+                           chunk_channels: int = 16) -> Tensor:
+    """Argmax over the channels of ``P`` with the things' potential
+    evaluated at input resolution.
+
+    ``P = Psi + phi0(Q) (phi1(Q)^T Psi)`` (eq. (4)) is computed at 1/4. Its
+    affinity term ``P - Psi`` is smooth and is upsampled bilinearly, as the
+    semantic probabilities ``V`` are; the detections' channels of ``Psi``
+    are recomputed at input resolution from the upsampled ``V``, the masks
+    pasted at input resolution ("image-resolution instance masks", Sec.
+    3.4.1) and the box regions at input resolution (eq. (1)-(2)). Stuff
+    channels (whole-image boxes) are unchanged: their full-resolution
+    potential is the upsampled ``V``, so the result there is
+    :func:`upsample_argmax` of ``P``. Thing boundaries follow the 28x28
+    masks and the boxes instead of a 4x4-pixel grid.
+
+    Args:
+        panoptic_logits (Tensor): (D + N_st, h, w) ``P`` at ``stride``.
+        potential (Tensor): (D + N_st, h, w) ``Psi`` it was made from.
+        semantic_probs (Tensor): (N_th + N_st, h, w) ``V``.
+        boxes (Tensor): (D, 4) in input pixels. scores, labels (Tensor): (D,).
+        mask_probs (Tensor, optional): (D, m, m) mask probabilities.
+        variant (str): the potential's variant ('A', 'B' or 'C').
+        valid_size (tuple[int, int]): image size inside the padded input.
+        out_size (tuple[int, int]): output size.
+        stride (int): input pixels per pixel of the maps.
+        chunk_channels (int): channels evaluated together.
+
+    Returns:
+        Tensor: (H_out, W_out) long channel index, -1 when there is none.
+    """
+    num_channels, height, width = panoptic_logits.shape
+    num_dets = boxes.shape[0]
+    if potential.shape != panoptic_logits.shape:
+        raise ValueError(f'potential {tuple(potential.shape)} and panoptic '
+                         f'logits {tuple(panoptic_logits.shape)} differ')
+    best_index = panoptic_logits.new_full(out_size, -1, dtype=torch.long)
+    if num_channels == 0:
+        return best_index
+    valid_h, valid_w = int(valid_size[0]), int(valid_size[1])
+
+    def upsample(maps: Tensor) -> Tensor:
+        return F.interpolate(
+            maps[None], size=(height * stride, width * stride),
+            mode='bilinear', align_corners=False)[0, :, :valid_h, :valid_w]
+
+    best_value = panoptic_logits.new_full(out_size, float('-inf'))
+    for start in range(0, num_channels, chunk_channels):
+        end = min(start + chunk_channels, num_channels)
+        values = upsample(panoptic_logits[start:end])
+        things_end = min(end, num_dets)
+        if start < things_end:  # detection channels in this chunk
+            things = slice(start, things_end)
+            affinity_term = values[:things_end - start] - upsample(
+                potential[things])
+            thing_probs = upsample(semantic_probs[labels[things]])
+            count = things_end - start
+            values[:count] = affinity_term + dynamic_potential(
+                thing_probs,
+                boxes[things],
+                scores[things],
+                torch.arange(count, device=labels.device),
+                num_things=count,
+                stride=1,
+                mask_probs=None if mask_probs is None else mask_probs[things],
+                variant=variant)
+        if (valid_h, valid_w) != tuple(out_size):
+            values = F.interpolate(
+                values[None], size=tuple(out_size), mode='bilinear',
+                align_corners=False)[0]
+        value, index = values.max(dim=0)
+        better = value > best_value
+        best_value = torch.where(better, value, best_value)
+        best_index = torch.where(better, index + start, best_index)
+    return best_index

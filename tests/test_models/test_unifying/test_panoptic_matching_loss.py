@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -89,7 +91,7 @@ def test_targets_index_kept_detections_then_stuff():
 
 
 def _loss_of(logits, masks, boxes, labels, semantic, det_boxes, det_labels):
-    loss_module = PanopticMatchingLoss(loss_weight=1.0)
+    loss_module = PanopticMatchingLoss(loss_weight=1.0, input_type='logits')
     keep, targets = loss_module.match(masks, boxes, labels, semantic,
                                       det_boxes, det_labels, NUM_THINGS,
                                       NUM_STUFF)
@@ -130,7 +132,7 @@ def test_loss_equals_cross_entropy_and_ignores_unmatched_segments():
 
 
 def test_loss_over_a_batch_and_when_everything_is_ignored():
-    loss_module = PanopticMatchingLoss(loss_weight=0.5)
+    loss_module = PanopticMatchingLoss(loss_weight=0.5, input_type='logits')
     logits = [torch.randn(3, 4, 4, requires_grad=True), torch.randn(2, 4, 4)]
     targets = [torch.randint(0, 3, (4, 4)), torch.randint(0, 2, (4, 4))]
     targets[1][0] = 255
@@ -149,3 +151,36 @@ def test_loss_over_a_batch_and_when_everything_is_ignored():
         loss_module([logits[0]], [targets[0][:3]])
     with pytest.raises(ValueError, match='iou_thr'):
         PanopticMatchingLoss(iou_thr=0)
+    with pytest.raises(ValueError, match='input_type'):
+        PanopticMatchingLoss(input_type='softmax')
+
+
+def test_loss_on_probabilities_normalises_over_channels():
+    """Default input_type: -log(P_t / sum_k P_k), by hand."""
+    loss_module = PanopticMatchingLoss(eps=1e-12)
+    # two pixels, three channels: P = (0.6, 0.2, 0.2) and (0, 1.5, 0.5)
+    output = torch.tensor([[[0.6, 0.0]], [[0.2, 1.5]], [[0.2, 0.5]]],
+                          dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([[0, 1]])
+    loss = loss_module([output], [target])
+    expected = -(math.log(0.6 / 1.0) + math.log(1.5 / 2.0)) / 2
+    assert loss.item() == pytest.approx(expected)
+    loss.backward()
+    # d/dP_j of -log(P_t / S) = 1/S - [j == t]/P_t, halved by the mean
+    expected_grad = torch.tensor([[[(1 - 1 / 0.6) / 2, 1 / 4]],
+                                  [[1 / 2, (1 / 2 - 1 / 1.5) / 2]],
+                                  [[1 / 2, 1 / 4]]], dtype=torch.float64)
+    torch.testing.assert_close(output.grad, expected_grad)
+    # a one-hot P costs nothing, unlike a softmax over the same values
+    one_hot = torch.tensor([[[1.0]], [[0.0]], [[0.0]]])
+    assert loss_module([one_hot], [torch.tensor([[0]])]).item() == 0
+    softmax_loss = PanopticMatchingLoss(input_type='logits')(
+        [one_hot], [torch.tensor([[0]])])
+    assert softmax_loss.item() == pytest.approx(
+        -math.log(math.e / (math.e + 2)))
+    # a pixel where every channel is 0 stays finite with eps > 0
+    zeros = torch.zeros(3, 1, 1, requires_grad=True)
+    loss = PanopticMatchingLoss()([zeros], [torch.tensor([[2]])])
+    assert loss.item() == pytest.approx(math.log(3))
+    loss.backward()
+    assert torch.isfinite(zeros.grad).all()
