@@ -72,5 +72,7 @@ model = dict(
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=300),
         rcnn=dict(score_thr=0.05),
-        # the stuff area limit of the baseline (64 px at 128 x 128)
-        panoptic=dict(score_thr=0.75, stuff_area_limit=64)))
+        # the stuff area limit of the baseline (64 px at 128 x 128); things
+        # at input resolution (val PQ 85.9, 84.7 without; cheap at 128 px)
+        panoptic=dict(score_thr=0.75, stuff_area_limit=64,
+                      full_resolution_things=True)))

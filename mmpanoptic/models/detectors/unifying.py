@@ -125,9 +125,11 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
         self.panoptic_score_thr = panoptic_test_cfg.get('score_thr', 0.5)
         self.stuff_area_limit = panoptic_test_cfg.get('stuff_area_limit', 0)
         # things' potential at input resolution (full_resolution_argmax)
-        # instead of upsampling P from 1/4
+        # instead of upsampling P from 1/4: sharper thing boundaries, but
+        # every kept detection's channel is recomputed at input resolution
+        # (+2.3 s at 800x1216 with 100 detections on 2 CPU cores)
         self.full_resolution_things = panoptic_test_cfg.get(
-            'full_resolution_things', True)
+            'full_resolution_things', False)
         self.panoptic_fusion_head = None
         if self.inference == 'heuristic':
             if panoptic_fusion_head is None or not self.roi_head.with_mask:
@@ -362,8 +364,8 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                         stride: int) -> PixelData:
         """Heuristic-free panoptic output: argmax of ``P`` over its D + N_st
         channels at full resolution (with ``test_cfg.panoptic.
-        full_resolution_things``, the default, the things' potential is
-        evaluated at input resolution: :func:`full_resolution_argmax`);
+        full_resolution_things=True`` the things' potential is evaluated at
+        input resolution: :func:`full_resolution_argmax`);
         stuff segments below ``test_cfg.panoptic.stuff_area_limit`` pixels
         become VOID (appendix C)."""
         if self.full_resolution_things:

@@ -32,7 +32,7 @@ EXPECTED = {
     (True, True, 'argmax', 'B', 0.5, 8, 11),
     'unifying_r50_fpn_200k_coco.py': (True, True, 'argmax', 'C', 0.75, 80,
                                       53),
-    'unifying_r18_fpn_synthetic.py': (True, True, 'argmax', 'B', 0.5, 4, 4),
+    'unifying_r18_fpn_synthetic.py': (True, True, 'argmax', 'C', 0.75, 4, 4),
 }
 
 
