@@ -2,7 +2,7 @@
 panoptic segmentation is the argmax of the panoptic logits ``P`` over their
 D + N_st channels; optionally small stuff segments become VOID (appendix C).
 Pure functions."""
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -32,21 +32,37 @@ def upsample_argmax(logits: Tensor,
     Returns:
         Tensor: (H_out, W_out) long channel index, -1 when K == 0.
     """
-    num_channels, height, width = logits.shape
-    best_index = logits.new_full(out_size, -1, dtype=torch.long)
-    if num_channels == 0:
-        return best_index
-    best_value = logits.new_full(out_size, float('-inf'))
-    for start in range(0, num_channels, chunk_channels):
-        chunk = F.interpolate(
-            logits[None, start:start + chunk_channels],
-            size=(height * stride, width * stride),
-            mode='bilinear',
-            align_corners=False)[:, :, :valid_size[0], :valid_size[1]]
-        if tuple(valid_size) != tuple(out_size):
-            chunk = F.interpolate(
-                chunk, size=out_size, mode='bilinear', align_corners=False)
-        value, index = chunk[0].max(dim=0)
+    chunks = ((start,
+               _upsample_valid(logits[start:start + chunk_channels],
+                               valid_size, stride))
+              for start in range(0, logits.shape[0], chunk_channels))
+    return _argmax_over_chunks(chunks, valid_size, out_size, logits)
+
+
+def _upsample_valid(maps: Tensor, valid_size: Tuple[int, int],
+                    stride: int) -> Tensor:
+    """(C, h, w) -> (C, H_valid, W_valid): bilinear x ``stride``, cropped to
+    the image inside the padding."""
+    height, width = maps.shape[-2:]
+    return F.interpolate(
+        maps[None], size=(height * stride, width * stride), mode='bilinear',
+        align_corners=False)[0, :, :int(valid_size[0]), :int(valid_size[1])]
+
+
+def _argmax_over_chunks(chunks: Iterable[Tuple[int, Tensor]],
+                        valid_size: Tuple[int, int],
+                        out_size: Tuple[int, int], like: Tensor) -> Tensor:
+    """Channel argmax of ``(first channel, (c, H_valid, W_valid) values)``
+    chunks, each resized to ``out_size``; -1 where there is no chunk."""
+    best_index = like.new_full(out_size, -1, dtype=torch.long)
+    best_value = like.new_full(out_size, float('-inf'))
+    resize = tuple(int(v) for v in valid_size) != tuple(out_size)
+    for start, values in chunks:
+        if resize:
+            values = F.interpolate(
+                values[None], size=tuple(out_size), mode='bilinear',
+                align_corners=False)[0]
+        value, index = values.max(dim=0)
         better = value > best_value
         best_value = torch.where(better, value, best_value)
         best_index = torch.where(better, index + start, best_index)
@@ -143,47 +159,34 @@ def full_resolution_argmax(panoptic_logits: Tensor,
     Returns:
         Tensor: (H_out, W_out) long channel index, -1 when there is none.
     """
-    num_channels, height, width = panoptic_logits.shape
+    num_channels = panoptic_logits.shape[0]
     num_dets = boxes.shape[0]
     if potential.shape != panoptic_logits.shape:
         raise ValueError(f'potential {tuple(potential.shape)} and panoptic '
                          f'logits {tuple(panoptic_logits.shape)} differ')
-    best_index = panoptic_logits.new_full(out_size, -1, dtype=torch.long)
-    if num_channels == 0:
-        return best_index
-    valid_h, valid_w = int(valid_size[0]), int(valid_size[1])
 
-    def upsample(maps: Tensor) -> Tensor:
-        return F.interpolate(
-            maps[None], size=(height * stride, width * stride),
-            mode='bilinear', align_corners=False)[0, :, :valid_h, :valid_w]
+    def chunks():
+        for start in range(0, num_channels, chunk_channels):
+            end = min(start + chunk_channels, num_channels)
+            values = _upsample_valid(panoptic_logits[start:end], valid_size,
+                                     stride)
+            count = min(end, num_dets) - start
+            if count > 0:  # detection channels in this chunk
+                things = slice(start, start + count)
+                affinity_term = values[:count] - _upsample_valid(
+                    potential[things], valid_size, stride)
+                values[:count] = affinity_term + dynamic_potential(
+                    _upsample_valid(semantic_probs[labels[things]],
+                                    valid_size, stride),
+                    boxes[things],
+                    scores[things],
+                    torch.arange(count, device=labels.device),
+                    num_things=count,
+                    stride=1,
+                    mask_probs=None
+                    if mask_probs is None else mask_probs[things],
+                    variant=variant)
+            yield start, values
 
-    best_value = panoptic_logits.new_full(out_size, float('-inf'))
-    for start in range(0, num_channels, chunk_channels):
-        end = min(start + chunk_channels, num_channels)
-        values = upsample(panoptic_logits[start:end])
-        things_end = min(end, num_dets)
-        if start < things_end:  # detection channels in this chunk
-            things = slice(start, things_end)
-            affinity_term = values[:things_end - start] - upsample(
-                potential[things])
-            thing_probs = upsample(semantic_probs[labels[things]])
-            count = things_end - start
-            values[:count] = affinity_term + dynamic_potential(
-                thing_probs,
-                boxes[things],
-                scores[things],
-                torch.arange(count, device=labels.device),
-                num_things=count,
-                stride=1,
-                mask_probs=None if mask_probs is None else mask_probs[things],
-                variant=variant)
-        if (valid_h, valid_w) != tuple(out_size):
-            values = F.interpolate(
-                values[None], size=tuple(out_size), mode='bilinear',
-                align_corners=False)[0]
-        value, index = values.max(dim=0)
-        better = value > best_value
-        best_value = torch.where(better, value, best_value)
-        best_index = torch.where(better, index + start, best_index)
-    return best_index
+    return _argmax_over_chunks(chunks(), valid_size, out_size,
+                               panoptic_logits)
