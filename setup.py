@@ -106,8 +106,10 @@ except ImportError:  # setuptools < 64: `develop` is used, handled above
 
 
 def get_extensions() -> list:
-    """C++ CPU kernels of mmpanoptic.ops (RoIUpsample); the pure-PyTorch
-    path in mmpanoptic/ops/roi_upsample.py stays the reference/fallback."""
+    """C++ CPU kernels of mmpanoptic.ops (RoIUpsample; upsample-and-decide
+    for post-processing); the pure-PyTorch paths in
+    mmpanoptic/ops/roi_upsample.py and resample.py stay the
+    reference/fallback."""
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:  # torch absent at build time: pure-PyTorch ops only
@@ -117,6 +119,10 @@ def get_extensions() -> list:
         CppExtension(
             'mmpanoptic.ops._roi_upsample_ext',
             ['mmpanoptic/ops/csrc/roi_upsample_cpu.cpp'],
+            extra_compile_args=['-O3']),
+        CppExtension(
+            'mmpanoptic.ops._resample_ext',
+            ['mmpanoptic/ops/csrc/resample_cpu.cpp'],
             extra_compile_args=['-O3'])
     ]
 

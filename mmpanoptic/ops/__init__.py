@@ -3,6 +3,8 @@ the deformable conv as mmcv conv type ``DCNGridSample``)."""
 from .deform_conv import (GridSampleDeformConv2dPack,
                           GridSampleModulatedDeformConv2dPack,
                           deform_conv2d_grid_sample)
+from .resample import (compiled_resample_available, upsample_argmax,
+                       upsample_threshold)
 from .roi_upsample import (RoIUpsample, RoIUpsampleFunction,
                            compiled_kernel_available,
                            mmcv_kernel_available, roi_sample_geometry,
@@ -12,5 +14,7 @@ __all__ = [
     'GridSampleDeformConv2dPack', 'GridSampleModulatedDeformConv2dPack',
     'deform_conv2d_grid_sample',
     'RoIUpsample', 'RoIUpsampleFunction', 'roi_upsample',
-    'roi_sample_geometry', 'mmcv_kernel_available', 'compiled_kernel_available'
+    'roi_sample_geometry', 'mmcv_kernel_available',
+    'compiled_kernel_available', 'upsample_argmax', 'upsample_threshold',
+    'compiled_resample_available'
 ]

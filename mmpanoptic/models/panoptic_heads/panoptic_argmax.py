@@ -2,71 +2,18 @@
 panoptic segmentation is the argmax of the panoptic logits ``P`` over their
 D + N_st channels; optionally small stuff segments become VOID (appendix C).
 Pure functions."""
-from typing import Iterable, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from torch import Tensor
 
+from mmpanoptic.ops.resample import (argmax_over_chunks, upsample_argmax,
+                                     upsample_valid)
 from .dynamic_potential import dynamic_potential
 
-
-def upsample_argmax(logits: Tensor,
-                    valid_size: Tuple[int, int],
-                    out_size: Tuple[int, int],
-                    stride: int,
-                    chunk_channels: int = 16) -> Tensor:
-    """Argmax over channels of logits upsampled bilinearly to full size,
-    ``chunk_channels`` channels at a time so that only a few full-size maps
-    exist at once (COCO: 150+ channels at 800 x 1333).
-
-    Args:
-        logits (Tensor): (K, h, w) logits at ``stride`` (K may be 0).
-        valid_size (tuple[int, int]): image size (before padding) in input
-            pixels; the x``stride`` map is cropped to it.
-        out_size (tuple[int, int]): output size (e.g. the original image).
-        stride (int): input pixels per logit pixel.
-        chunk_channels (int): channels upsampled together.
-
-    Returns:
-        Tensor: (H_out, W_out) long channel index, -1 when K == 0.
-    """
-    chunks = ((start,
-               _upsample_valid(logits[start:start + chunk_channels],
-                               valid_size, stride))
-              for start in range(0, logits.shape[0], chunk_channels))
-    return _argmax_over_chunks(chunks, valid_size, out_size, logits)
-
-
-def _upsample_valid(maps: Tensor, valid_size: Tuple[int, int],
-                    stride: int) -> Tensor:
-    """(C, h, w) -> (C, H_valid, W_valid): bilinear x ``stride``, cropped to
-    the image inside the padding."""
-    height, width = maps.shape[-2:]
-    return F.interpolate(
-        maps[None], size=(height * stride, width * stride), mode='bilinear',
-        align_corners=False)[0, :, :int(valid_size[0]), :int(valid_size[1])]
-
-
-def _argmax_over_chunks(chunks: Iterable[Tuple[int, Tensor]],
-                        valid_size: Tuple[int, int],
-                        out_size: Tuple[int, int], like: Tensor) -> Tensor:
-    """Channel argmax of ``(first channel, (c, H_valid, W_valid) values)``
-    chunks, each resized to ``out_size``; -1 where there is no chunk."""
-    best_index = like.new_full(out_size, -1, dtype=torch.long)
-    best_value = like.new_full(out_size, float('-inf'))
-    resize = tuple(int(v) for v in valid_size) != tuple(out_size)
-    for start, values in chunks:
-        if resize:
-            values = F.interpolate(
-                values[None], size=tuple(out_size), mode='bilinear',
-                align_corners=False)[0]
-        value, index = values.max(dim=0)
-        better = value > best_value
-        best_value = torch.where(better, value, best_value)
-        best_index = torch.where(better, index + start, best_index)
-    return best_index
+__all__ = ['upsample_argmax', 'panoptic_from_channels',
+           'full_resolution_argmax']
 
 
 def panoptic_from_channels(channel_map: Tensor,
@@ -168,16 +115,16 @@ def full_resolution_argmax(panoptic_logits: Tensor,
     def chunks():
         for start in range(0, num_channels, chunk_channels):
             end = min(start + chunk_channels, num_channels)
-            values = _upsample_valid(panoptic_logits[start:end], valid_size,
-                                     stride)
+            values = upsample_valid(panoptic_logits[start:end], valid_size,
+                                    stride)
             count = min(end, num_dets) - start
             if count > 0:  # detection channels in this chunk
                 things = slice(start, start + count)
-                affinity_term = values[:count] - _upsample_valid(
+                affinity_term = values[:count] - upsample_valid(
                     potential[things], valid_size, stride)
                 values[:count] = affinity_term + dynamic_potential(
-                    _upsample_valid(semantic_probs[labels[things]],
-                                    valid_size, stride),
+                    upsample_valid(semantic_probs[labels[things]],
+                                   valid_size, stride),
                     boxes[things],
                     scores[things],
                     torch.arange(count, device=labels.device),
@@ -188,5 +135,5 @@ def full_resolution_argmax(panoptic_logits: Tensor,
                     variant=variant)
             yield start, values
 
-    return _argmax_over_chunks(chunks(), valid_size, out_size,
-                               panoptic_logits)
+    return argmax_over_chunks(chunks(), valid_size, out_size,
+                              panoptic_logits)

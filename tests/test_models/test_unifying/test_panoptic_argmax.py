@@ -9,7 +9,8 @@ from mmpanoptic.models.panoptic_heads.panoptic_argmax import (
     full_resolution_argmax, panoptic_from_channels, upsample_argmax)
 
 
-def test_chunked_upsample_argmax_equals_full_upsampling():
+@pytest.mark.parametrize('implementation', ['pytorch', 'compiled'])
+def test_upsample_argmax_equals_full_upsampling(implementation):
     torch.manual_seed(0)
     logits = torch.randn(37, 6, 9)
     full = F.interpolate(
@@ -18,7 +19,7 @@ def test_chunked_upsample_argmax_equals_full_upsampling():
     full = F.interpolate(full, size=(30, 40), mode='bilinear',
                          align_corners=False)[0]
     result = upsample_argmax(logits, (22, 35), (30, 40), stride=4,
-                             chunk_channels=5)
+                             implementation=implementation)
     assert torch.equal(result, full.argmax(0))
     assert upsample_argmax(logits[:0], (22, 35), (22, 35),
                            4).eq(-1).all()
