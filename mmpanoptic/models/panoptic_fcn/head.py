@@ -12,6 +12,7 @@ from mmengine.model import BaseModule, normal_init
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor, nn
 
+from mmpanoptic.ops.resample import upsample_argmax, upsample_threshold
 from mmpanoptic.registry import MODELS
 from .kernel_fusion import fuse_stuff_kernels, fuse_thing_kernels
 from .postprocessing import (combine_things_and_stuff, maskness_rescore,
@@ -526,11 +527,15 @@ class PanopticFCNHead(BaseModule):
             -1, feat_h, feat_w)
 
         out_size = img_meta['ori_shape'] if rescale else img_meta['img_shape']
-        thing_masks = self._resize(thing_probs, img_meta,
-                                   out_size) > cfg['mask_thr']
-        stuff_probs = self._resize(stuff_probs, img_meta, out_size)
+        out_size = tuple(int(v) for v in out_size[:2])
+        valid_size = tuple(int(v) for v in img_meta['img_shape'][:2])
+        stride = self._encoded_stride(img_meta, encoded)
+        # masks at 1/4 -> padded input -> crop img_shape -> out_size, then
+        # decided (fused: no full-size probability maps)
+        thing_masks = upsample_threshold(thing_probs, valid_size, out_size,
+                                         stride, cfg['mask_thr'])
         stuff_labels, best_stuff = self._stuff_label_maps(
-            stuff_probs, stuff_channels, out_size)
+            stuff_probs, stuff_channels, valid_size, out_size, stride)
         panoptic = combine_things_and_stuff(
             thing_masks, thing_labels, thing_scores, stuff_labels,
             self.num_things, self.num_stuff, cfg['overlap_thr'],
@@ -549,55 +554,56 @@ class PanopticFCNHead(BaseModule):
             sem_results=PixelData(sem_seg=semantic[None]),
             ins_results=instances)
 
-    def _resize(self, probs: Tensor, img_meta: dict,
-                out_size: Tuple[int, int]) -> Tensor:
-        """(M, h, w) at 1/4 -> padded input -> crop img_shape -> out_size."""
-        if len(probs) == 0:
-            return probs.new_zeros((0, *out_size))
-        probs = F.interpolate(
-            probs[None], size=tuple(img_meta['batch_input_shape']),
-            mode='bilinear', align_corners=False)
-        img_h, img_w = img_meta['img_shape'][:2]
-        probs = probs[..., :img_h, :img_w]
-        if tuple(out_size[:2]) != (img_h, img_w):
-            probs = F.interpolate(
-                probs, size=tuple(out_size[:2]), mode='bilinear',
-                align_corners=False)
-        return probs[0]
+    @staticmethod
+    def _encoded_stride(img_meta: dict, encoded: Tensor) -> int:
+        """Input pixels per pixel of the encoded feature (4)."""
+        batch_h, batch_w = img_meta['batch_input_shape'][:2]
+        feat_h, feat_w = encoded.shape[-2:]
+        stride = batch_h // feat_h
+        if (feat_h * stride, feat_w * stride) != (batch_h, batch_w):
+            raise ValueError(
+                f'encoded feature {feat_h}x{feat_w} is not the batch input '
+                f'{batch_h}x{batch_w} divided by an integer stride')
+        return stride
 
     def _stuff_label_maps(self, stuff_probs: Tensor, stuff_channels: Tensor,
-                          out_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+                          valid_size: Tuple[int, int],
+                          out_size: Tuple[int, int],
+                          stride: int) -> Tuple[Tensor, Tensor]:
         """Per-pixel stuff labels from the fused stuff masks.
 
         Args:
-            stuff_probs (Tensor): (U, H, W) probabilities.
+            stuff_probs (Tensor): (U, h, w) probabilities at ``stride``.
             stuff_channels (Tensor): (U,) stuff-map channels (S = things).
+            valid_size (tuple[int, int]): image size inside the padding.
+            out_size (tuple[int, int]): output size.
+            stride (int): input pixels per pixel of ``stuff_probs``.
 
         Returns:
             tuple[Tensor, Tensor]: (H, W) long argmax label in [T, T + S),
             -1 where the "things" channel wins or no stuff kernel exists;
             and (H, W) long argmax over the real stuff classes only (T when
-            there is none), for the dense semantic output.
+            there is none), for the dense semantic output. Both are argmaxes
+            of the bilinearly upsampled probabilities.
         """
         size = tuple(out_size[:2])
         device = stuff_probs.device
-        if len(stuff_channels) == 0:
-            return (torch.full(size, -1, dtype=torch.long, device=device),
-                    torch.full(size, self.num_things, dtype=torch.long,
-                               device=device))
         # channels are sorted (fuse_stuff_kernels), so "things" (channel S)
-        # can only be the last one: one max over the real stuff classes and
-        # a comparison with the things channel give both maps in one pass
-        has_things = bool(stuff_channels[-1] == self.num_stuff)
+        # can only be the last one
+        has_things = len(stuff_channels) > 0 and bool(
+            stuff_channels[-1] == self.num_stuff)
         num_real = len(stuff_channels) - int(has_things)
         if num_real == 0:
             return (torch.full(size, -1, dtype=torch.long, device=device),
                     torch.full(size, self.num_things, dtype=torch.long,
                                device=device))
-        best_prob, best_index = stuff_probs[:num_real].max(dim=0)
-        best = stuff_channels[best_index] + self.num_things
+        best = stuff_channels[upsample_argmax(
+            stuff_probs[:num_real], valid_size, size,
+            stride)] + self.num_things
         if not has_things:
             return best, best
-        labels = torch.where(stuff_probs[-1] > best_prob,
-                             best.new_tensor(-1), best)
-        return labels, best
+        # the things channel wins only where it is strictly above every real
+        # stuff channel (ties go to the first channel)
+        winner = upsample_argmax(stuff_probs, valid_size, size, stride)
+        return torch.where(winner == num_real, best.new_tensor(-1),
+                           best), best

@@ -309,14 +309,14 @@ def test_stuff_label_maps_things_channel_and_dense_fallback():
                           [[0.5, 0.6, 0.3]],   # stuff 1
                           [[0.1, 0.7, 0.8]]])  # "all things" (channel S)
     labels, best = head._stuff_label_maps(probs, torch.tensor([0, 1, S]),
-                                          (1, 3))
+                                          (1, 3), (1, 3), 1)
     assert labels.tolist() == [[T, -1, -1]]
     assert best.tolist() == [[T, T + 1, T + 1]]
     labels, best = head._stuff_label_maps(probs[:2], torch.tensor([0, 1]),
-                                          (1, 3))
+                                          (1, 3), (1, 3), 1)
     assert labels.tolist() == best.tolist() == [[T, T + 1, T + 1]]
     labels, best = head._stuff_label_maps(probs[2:], torch.tensor([S]),
-                                          (1, 3))
+                                          (1, 3), (1, 3), 1)
     assert labels.tolist() == [[-1, -1, -1]] and best.tolist() == [[T] * 3]
 
 
