@@ -18,6 +18,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -34,22 +35,6 @@ void check_taps(const at::Tensor& index, const at::Tensor& weight,
               ": taps must be contiguous");
 }
 
-// True where output column x has the same taps as column x - 1.
-std::vector<bool> same_as_previous(const int64_t* ix, int64_t width,
-                                   int64_t taps) {
-  std::vector<bool> same(width, false);
-  for (int64_t x = 1; x < width; ++x) {
-    bool equal = true;
-    for (int64_t u = 0; u < taps; ++u) {
-      equal = equal && ix[x * taps + u] == ix[(x - 1) * taps + u];
-    }
-    same[x] = equal;
-  }
-  return same;
-}
-
-}  // namespace
-
 // Runs of equal taps: starts[r] .. starts[r + 1] - 1 share their taps.
 std::vector<int64_t> tap_runs(const int64_t* index, int64_t size,
                               int64_t taps) {
@@ -64,6 +49,8 @@ std::vector<int64_t> tap_runs(const int64_t* index, int64_t size,
   starts.push_back(size);
   return starts;
 }
+
+}  // namespace
 
 // maps (K, h, w) float32 -> (H, W) int64: argmax over K of the resampled
 // maps; the first channel wins ties (as torch.max). The maps are made
@@ -157,6 +144,9 @@ at::Tensor resample_argmax(const at::Tensor& maps, const at::Tensor& row_index,
 }
 
 // maps (M, h, w) float32 -> (M, H, W) bool: resampled maps > threshold.
+// Per block of output pixels sharing their row and column taps, a block
+// whose corner values are all above (all at or below) the threshold is
+// filled without evaluating its pixels.
 at::Tensor resample_threshold(const at::Tensor& maps,
                               const at::Tensor& row_index,
                               const at::Tensor& row_weight,
@@ -180,42 +170,75 @@ at::Tensor resample_threshold(const at::Tensor& maps,
   const float* rx = col_weight.data_ptr<float>();
   bool* result = out.data_ptr<bool>();
   const float thr = static_cast<float>(threshold);
-  const std::vector<bool> same = same_as_previous(ix, out_w, col_taps);
+  const std::vector<int64_t> row_runs = tap_runs(iy, out_h, row_taps);
+  const std::vector<int64_t> col_runs = tap_runs(ix, out_w, col_taps);
+  const int64_t num_row_runs = static_cast<int64_t>(row_runs.size()) - 1;
+  const int64_t num_col_runs = static_cast<int64_t>(col_runs.size()) - 1;
+  const int64_t corners = row_taps * col_taps;
 
-  at::parallel_for(0, num * out_h, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> blended(in_w);
-    for (int64_t row = begin; row < end; ++row) {
-      const int64_t m = row / out_h, y = row % out_h;
+  at::parallel_for(0, num * num_row_runs, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> corner(corners);
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t m = job / num_row_runs, rr = job % num_row_runs;
       const float* plane = in + m * in_h * in_w;
-      for (int64_t x = 0; x < in_w; ++x) {
-        float value = 0;
-        for (int64_t t = 0; t < row_taps; ++t) {
-          value += ry[y * row_taps + t] * plane[iy[y * row_taps + t] * in_w + x];
-        }
-        blended[x] = value;
-      }
-      bool* line = result + row * out_w;
-      int decided = 0;  // for the current run: 1 all above, -1 none, 0 mixed
-      for (int64_t x = 0; x < out_w; ++x) {
-        const int64_t* taps = ix + x * col_taps;
-        if (!same[x]) {
-          float low = blended[taps[0]], high = blended[taps[0]];
-          for (int64_t u = 1; u < col_taps; ++u) {
-            low = std::min(low, blended[taps[u]]);
-            high = std::max(high, blended[taps[u]]);
+      bool* mask = result + m * out_h * out_w;
+      const int64_t y0 = row_runs[rr], y1 = row_runs[rr + 1];
+      // decided blocks next to each other with the same value are filled
+      // together: [fill_x0, fill_x1) with fill_value
+      int64_t fill_x0 = 0, fill_x1 = 0;
+      bool fill_value = false;
+      auto flush = [&]() {
+        if (fill_x1 > fill_x0) {
+          for (int64_t y = y0; y < y1; ++y) {
+            std::fill(mask + y * out_w + fill_x0, mask + y * out_w + fill_x1,
+                      fill_value);
           }
-          decided = low > thr ? 1 : (high <= thr ? -1 : 0);
         }
-        if (decided != 0) {
-          line[x] = decided > 0;
+        fill_x0 = fill_x1 = 0;
+      };
+      for (int64_t cr = 0; cr < num_col_runs; ++cr) {
+        const int64_t x0 = col_runs[cr], x1 = col_runs[cr + 1];
+        float low = std::numeric_limits<float>::infinity();
+        float high = -std::numeric_limits<float>::infinity();
+        for (int64_t t = 0; t < row_taps; ++t) {
+          for (int64_t u = 0; u < col_taps; ++u) {
+            const float value =
+                plane[iy[y0 * row_taps + t] * in_w + ix[x0 * col_taps + u]];
+            corner[t * col_taps + u] = value;
+            low = std::min(low, value);
+            high = std::max(high, value);
+          }
+        }
+        if (low > thr || high <= thr) {  // decided by the corners
+          const bool inside = low > thr;
+          if (fill_x1 == x0 && fill_x1 > fill_x0 && fill_value == inside) {
+            fill_x1 = x1;
+          } else {
+            flush();
+            fill_x0 = x0;
+            fill_x1 = x1;
+            fill_value = inside;
+          }
           continue;
         }
-        float value = 0;
-        for (int64_t u = 0; u < col_taps; ++u) {
-          value += rx[x * col_taps + u] * blended[taps[u]];
+        flush();
+        for (int64_t y = y0; y < y1; ++y) {
+          const float* wy = ry + y * row_taps;
+          for (int64_t x = x0; x < x1; ++x) {
+            const float* wx = rx + x * col_taps;
+            float value = 0;
+            for (int64_t t = 0; t < row_taps; ++t) {
+              float row_value = 0;
+              for (int64_t u = 0; u < col_taps; ++u) {
+                row_value += wx[u] * corner[t * col_taps + u];
+              }
+              value += wy[t] * row_value;
+            }
+            mask[y * out_w + x] = value > thr;
+          }
         }
-        line[x] = value > thr;
       }
+      flush();
     }
   });
   return out;
