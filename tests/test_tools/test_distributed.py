@@ -5,6 +5,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import socket
 import subprocess
 import sys
 
@@ -21,7 +22,16 @@ def _options(data_root):
     ]
 
 
-def _env(port):
+def _free_port():
+    """A port nothing listens on now: fixed ports collide when two test
+    runs (or a user's training) share the machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def _env():
+    port = _free_port()
     bin_dir = osp.dirname(sys.executable)
     return {
         **os.environ, 'PATH': bin_dir + os.pathsep + os.environ['PATH'],
@@ -40,7 +50,7 @@ def test_dist_train_then_dist_test_equals_single_process(tmp_path):
     train = subprocess.run(
         ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
          str(tmp_path / 'work'), '--cfg-options', *options],
-        cwd=REPO_ROOT, env=_env(29611), capture_output=True, text=True)
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True)
     assert train.returncode == 0, train.stderr[-3000:]
     checkpoint = tmp_path / 'work' / 'iter_4.pth'
     assert checkpoint.exists()
@@ -49,13 +59,13 @@ def test_dist_train_then_dist_test_equals_single_process(tmp_path):
         ['bash', 'tools/dist_test.sh', CONFIG, str(checkpoint), '2',
          '--work-dir', str(tmp_path / 'dist'), '--out',
          str(tmp_path / 'dist.pkl'), '--cfg-options', *options],
-        cwd=REPO_ROOT, env=_env(29612), capture_output=True, text=True)
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True)
     assert dist.returncode == 0, dist.stderr[-3000:]
     single = subprocess.run(
         [sys.executable, 'tools/test.py', CONFIG, str(checkpoint),
          '--work-dir', str(tmp_path / 'single'), '--out',
          str(tmp_path / 'single.pkl'), '--cfg-options', *options],
-        cwd=REPO_ROOT, env=_env(29613), capture_output=True, text=True)
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True)
     assert single.returncode == 0, single.stderr[-3000:]
 
     dist_metrics = _metrics(dist.stdout + dist.stderr)
