@@ -67,7 +67,11 @@ model = dict(
     # the baseline's synthetic config
     test_cfg=dict(stuff_area_limit=64))
 
-# the paper's base learning rate (0.01, section 4.1) instead of the synthetic
-# schedule's 0.02: at 0.02 the loss rose again after ~450 iterations
-# (3.13 -> 4.51 at 600) and PQ ended at 28.7
-optim_wrapper = dict(optimizer=dict(lr=0.01))
+# AdamW (lr 1e-3, weight decay 0.05) instead of the paper's SGD for this
+# from-scratch 800-iteration budget (warm-up, step and grad clip of the
+# synthetic schedule kept). Synthetic val PQ, one run each: SGD lr 0.02
+# diverged (loss 3.13 -> 4.51 at 600, PQ 28.7); SGD lr 0.01 (the paper's)
+# 71.0; AdamW lr 3e-4 74.3, 1e-3 77.8, 2e-3 76.7, 4e-3 73.1.
+optim_wrapper = dict(
+    optimizer=dict(
+        _delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
