@@ -101,3 +101,15 @@ def test_section_timer_times_deformable_convs_and_declared_methods():
     timer.reset()
     net(torch.rand(1, 2, 8, 8))  # hooks removed: nothing accumulates
     assert timer.seconds == dict(postprocess=0.0, dcn=0.0)
+
+
+def test_cpu_peak_memory_counts_what_the_block_keeps():
+    # after an earlier run freed memory (interleaved models in one process)
+    tool = _load_tool()
+    earlier = [torch.ones(1000, 1000) for _ in range(25)]  # 100 MB
+    del earlier
+    with tool.peak_memory('cpu') as memory:
+        kept = [torch.ones(1000, 1000) for _ in range(12)]  # 48 MB
+    assert memory['peak'] >= 40 * 2**20
+    assert memory['peak'] < 400 * 2**20
+    del kept

@@ -8,7 +8,8 @@ For each model (randomly initialised: latency does not depend on weights,
 except through the number of detections, which ``--force-dets`` fixes) it
 reports the median latency over ``--runs`` after ``--warmup`` runs, images/s,
 the peak memory added by inference (CUDA: max allocated; CPU: peak RSS above
-the level before the run, sampled every millisecond), parameters, and the
+the level before the run, sampled every millisecond, after freed memory is
+returned to the OS), parameters, and the
 share of time spent in
 
 - post-processing: the methods a detector lists in its class attribute
@@ -22,7 +23,9 @@ machine drift hits both equally, and the latency ratio A/B is printed.
 CONFIG may be a path or the name of an mmpanoptic config.
 """
 import argparse
+import ctypes
 import functools
+import gc
 import json
 import os
 import statistics
@@ -196,6 +199,18 @@ class SectionTimer:
         self.seconds = dict(postprocess=0.0, dcn=0.0)
 
 
+def _return_freed_memory() -> None:
+    """Give memory freed by earlier runs back to the OS (glibc's
+    ``malloc_trim``), so that RSS growth counts what a run allocates even
+    when the allocator could reuse pages another model left behind (without
+    this an interleaved model can show a few MB)."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: RSS growth as is
+        pass
+
+
 def _rss_bytes() -> int:
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
@@ -213,6 +228,7 @@ def peak_memory(device: str):
         torch.cuda.synchronize()
         result['peak'] = torch.cuda.max_memory_allocated() - base
         return
+    _return_freed_memory()
     base = _rss_bytes()
     peak = [base]
     stop = threading.Event()
