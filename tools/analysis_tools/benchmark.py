@@ -7,10 +7,10 @@
 For each model (randomly initialised: latency does not depend on weights,
 except through the number of detections, which ``--force-dets`` fixes) it
 reports the median latency over ``--runs`` after ``--warmup`` runs, images/s,
-the peak memory added by inference (CUDA: max allocated; CPU: peak RSS above
-the level before the run, sampled every millisecond, after freed memory is
-returned to the OS), parameters, and the
-share of time spent in
+the peak memory added by inference (in one extra run after the timed ones;
+CUDA: max allocated; CPU: peak RSS above the level before the run, sampled
+every millisecond, after freed memory is returned to the OS), parameters,
+and the share of time spent in
 
 - post-processing: the methods a detector lists in its class attribute
   ``postprocess_methods`` (dotted paths relative to the detector, e.g.
@@ -290,7 +290,7 @@ def benchmark(models: Dict[str, torch.nn.Module], shape, runs: int,
         for name, model in models.items():  # interleaved
             timer = timers[name]
             timer.reset()
-            with timer, peak_memory(device) as memory:
+            with timer:
                 seconds, dets = run_once(model, batches[name], device)
             if step < warmup:
                 continue
@@ -299,7 +299,13 @@ def benchmark(models: Dict[str, torch.nn.Module], shape, runs: int,
             record['postprocess'].append(timer.seconds['postprocess'])
             record['dcn'].append(timer.seconds['dcn'])
             record['dets'].append(dets)
-            record['peak'].append(memory['peak'])
+    # Peak memory in one more run per model, apart from the timed ones: its
+    # sampling thread and the freed memory it returns to the OS (pages the
+    # next run faults in again) would slow them.
+    for name, model in models.items():
+        with peak_memory(device) as memory:
+            run_once(model, batches[name], device)
+        stats[name]['peak'].append(memory['peak'])
     summary = {}
     for name, record in stats.items():
         latency = statistics.median(record['latency'])
