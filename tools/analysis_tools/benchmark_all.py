@@ -243,7 +243,9 @@ def write_report(path: str, rows: list, args, command: str) -> None:
         f'- latency: median of {args.runs} runs after {args.warmup} warm-up, '
         f'methods interleaved, one image, random weights with '
         f'{args.force_dets} forced detections; ratio = latency / Panoptic '
-        'FPN latency', f'- training step: loss + backward on 2 synthetic '
+        'FPN latency', '- peak MB: memory added by one more inference '
+        'after the timed ones (CPU: peak RSS growth, freed memory returned '
+        'to the OS first)', f'- training step: loss + backward on 2 synthetic '
         f'{args.train_shape[0]}x{args.train_shape[1]} images',
         '- PQ: synthetic val split after each `*_r18_fpn_synthetic` config '
         '(same schedule, batch and image size for all)',
