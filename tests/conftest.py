@@ -1,3 +1,4 @@
+import importlib.util
 import os.path as osp
 
 import pytest
@@ -5,6 +6,17 @@ import pytest
 from mmpanoptic.datasets import write_synthetic_panoptic
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_script(relative_path: str):
+    """Import a script of the repository (e.g. one under tools/, which is
+    not a package) as a module."""
+    path = osp.join(REPO_ROOT, relative_path)
+    name = osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='session')

@@ -1,20 +1,14 @@
 """tools/analysis_tools/benchmark.py: helpers and a tiny side-by-side run."""
-import importlib.util
-import os.path as osp
 
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
-from ..conftest import REPO_ROOT
+from ..conftest import load_script
 
 
 def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark.py')
-    spec = importlib.util.spec_from_file_location('benchmark_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis_tools/benchmark.py')
 
 
 def test_force_detections_rewrites_thresholds_recursively():

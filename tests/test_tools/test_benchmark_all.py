@@ -1,18 +1,13 @@
 """tools/analysis_tools/benchmark_all.py: the report and its verdicts, and
 the synthetic training batch it times."""
 import argparse
-import importlib.util
 import os.path as osp
 
-from ..conftest import REPO_ROOT
+from ..conftest import load_script
 
 
 def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark_all.py')
-    spec = importlib.util.spec_from_file_location('benchmark_all', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis_tools/benchmark_all.py')
 
 
 def _row(name, latency, target=None, pq=None):

@@ -1,19 +1,13 @@
 """tools/analysis_tools/benchmark_resample.py: inputs and a real run."""
-import importlib.util
-import os.path as osp
 import sys
 
 import torch
 
-from ..conftest import REPO_ROOT
+from ..conftest import load_script
 
 
 def _load_tool():
-    path = osp.join(REPO_ROOT, 'tools/analysis_tools/benchmark_resample.py')
-    spec = importlib.util.spec_from_file_location('benchmark_resample', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tools/analysis_tools/benchmark_resample.py')
 
 
 def test_smooth_maps_vary_less_between_neighbours_than_random_ones():
