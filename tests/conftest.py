@@ -1,7 +1,10 @@
 import importlib.util
 import os.path as osp
+import random
 
+import numpy as np
 import pytest
+import torch
 
 from mmpanoptic.datasets import write_synthetic_panoptic
 
@@ -17,6 +20,17 @@ def load_script(relative_path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def seeded_random_state():
+    """Every test starts from the same random state, so a randomly
+    initialised model or a random tensor is the same on every run and a
+    failure reproduces. (Tools run in a subprocess are not covered: their
+    tests use weights with a known answer or assert what holds for any.)"""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 @pytest.fixture(scope='session')
