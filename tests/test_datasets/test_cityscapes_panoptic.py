@@ -1,6 +1,5 @@
 """CityscapesPanopticDataset on a tiny fake ``gtFine`` tree converted by
 tools/dataset_converters/cityscapes.py, through the config's pipelines."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -15,20 +14,12 @@ from mmpanoptic.datasets.cityscapes_panoptic import (
     CITYSCAPES_PANOPTIC_METAINFO, CityscapesPanopticDataset)
 from mmpanoptic.registry import DATASETS, METRICS
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..conftest import REPO_ROOT, load_script
+
 
 # Cityscapes label ids used below
 ROAD, BUILDING, VEGETATION, SKY, PERSON, CAR = 7, 11, 21, 23, 24, 26
 EGO_VEHICLE, PARKING, CARAVAN = 1, 9, 29  # ignoreInEval: VOID
-
-
-def load_converter():
-    spec = importlib.util.spec_from_file_location(
-        'cityscapes_converter',
-        osp.join(REPO_ROOT, 'tools', 'dataset_converters', 'cityscapes.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def hand_made_instance_ids() -> np.ndarray:
@@ -108,7 +99,7 @@ def write_fake_gtfine(root: str) -> dict:
 def cityscapes(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('cityscapes'))
     images = write_fake_gtfine(root)
-    converter = load_converter()
+    converter = load_script('tools/dataset_converters/cityscapes.py')
     for split in ('train', 'val'):
         converter.convert_split(root, split, osp.join(root, 'gtFine'))
     return root, images

@@ -1,5 +1,4 @@
 """tools/demo/image_demo.py, browse_dataset.py and analyze_logs.py."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,19 +15,10 @@ from mmengine.config import Config
 from mmpanoptic.datasets.synthetic_panoptic import rgb2id
 from mmpanoptic.utils.config_path import find_config
 
-from ..conftest import REPO_ROOT, tiny_synthetic_cfg_options
+from ..conftest import REPO_ROOT, load_script, tiny_synthetic_cfg_options
 
 CONFIG = 'panoptic-fpn_r18_fpn_synthetic'
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
-
-
-def _tool(relative_path):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(relative_path))[0],
-        osp.join(REPO_ROOT, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_image_demo_on_a_folder(tiny_synthetic, tmp_path):
@@ -137,7 +127,7 @@ def _write_scalars(path):
 
 
 def test_analyze_logs_curves_and_times(tmp_path):
-    analyze_logs = _tool('tools/analysis_tools/analyze_logs.py')
+    analyze_logs = load_script('tools/analysis_tools/analyze_logs.py')
     work_dir = tmp_path / 'work'
     _write_scalars(str(work_dir / '20260101_000000/vis_data/scalars.json'))
     train, val = analyze_logs.load_scalars(

@@ -3,7 +3,6 @@ checkpoints holding every key and shape of the official models (written
 from dvlab-research/PanopticFCN and detectron2's ResNet/FPN, not from
 ours): strict loading into the matching caffe configs, known answers, and
 clear errors."""
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -19,7 +18,7 @@ from mmengine.config import Config
 from mmpanoptic.models.panoptic_fcn.target_generation import stuff_one_hot
 from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, load_script
 
 register_all_modules()
 
@@ -30,15 +29,7 @@ NUM_THINGS, NUM_STUFF = 80, 53
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
 
-def _load_converter():
-    spec = importlib.util.spec_from_file_location(
-        'panoptic_fcn_to_mmpanoptic', osp.join(REPO_ROOT, CONVERTER))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = _load_converter()
+converter = load_script(CONVERTER)
 
 
 def official_shapes(encoder_channels=64, deformable_encoder=False):

@@ -3,7 +3,6 @@ COCO R50 checkpoint: every key and shape of uber-research/UPSNet's
 ``resnet_upsnet`` (written from its models/*.py, not from our model), random
 values; strict loading into the model of the matching config, known answers
 for the class reorders, and the CLI."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -19,7 +18,7 @@ from mmengine.config import Config
 from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, load_script
 
 CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',
                      'upsnet_to_mmpanoptic.py')
@@ -33,15 +32,7 @@ NUM_ANCHORS = 3
 R50_BLOCKS = (3, 4, 6, 3)
 
 
-def load_converter():
-    spec = importlib.util.spec_from_file_location('upsnet_to_mmpanoptic',
-                                                  CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = load_converter()
+converter = load_script(osp.relpath(CONVERTER, REPO_ROOT))
 
 
 def official_coco_r50_shapes() -> Dict[str, Tuple[int, ...]]:
