@@ -199,6 +199,72 @@ def panoptic_joint_histogram(
     return joint.reshape(len(pred_values), num_gt_rows).T, pred_values
 
 
+def matched_pairs(joint: np.ndarray, gt: GroundTruthSegments,
+                  pred_labels: np.ndarray,
+                  pred_is_void: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """The (GT segment, predicted segment) matches of one image: same
+    category, non-crowd GT, IoU > 0.5 with union = |pred| + |gt| -
+    |pred & gt| - |pred & VOID| (panopticapi). Matches are unique.
+
+    Args:
+        joint (np.ndarray): (FIRST_SEGMENT_ROW + K, P) int64 pixel counts
+            (:func:`panoptic_joint_histogram`).
+        gt (GroundTruthSegments): K segments, in ``segments_info`` order.
+        pred_labels (np.ndarray): (P,) int64 class label of each column.
+        pred_is_void (np.ndarray): (P,) bool, columns that are VOID.
+
+    Returns:
+        tuple: (M,) GT indices (into ``gt``), (M,) column indices and (M,)
+        float64 IoUs of the matches.
+    """
+    segment_joint = joint[FIRST_SEGMENT_ROW:]
+    pred_areas = joint.sum(axis=0)
+    pred_on_void = joint[VOID_ROW]
+    # candidate matches: overlapping, non-crowd GT, same class, real segment
+    gt_index, pred_index = np.nonzero(segment_joint)
+    keep = (~gt.iscrowd[gt_index]) & (~pred_is_void[pred_index]) & (
+        gt.labels[gt_index] == pred_labels[pred_index])
+    gt_index, pred_index = gt_index[keep], pred_index[keep]
+    intersection = segment_joint[gt_index, pred_index]
+    union = (
+        pred_areas[pred_index] + gt.areas[gt_index] - intersection -
+        pred_on_void[pred_index])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        iou = intersection / union
+    matched = iou > 0.5  # strict: matches are unique
+    return gt_index[matched], pred_index[matched], iou[matched]
+
+
+def false_positive_columns(joint: np.ndarray, gt: GroundTruthSegments,
+                           pred_labels: np.ndarray, pred_is_void: np.ndarray,
+                           matched_pred: np.ndarray,
+                           num_classes: int) -> np.ndarray:
+    """Columns that are false positives: unmatched predicted segments not
+    lying for more than half on VOID plus the crowd region of their own
+    category (the *last* crowd segment of that category in
+    ``segments_info`` order, as panopticapi).
+
+    Returns:
+        np.ndarray: column indices, increasing.
+    """
+    segment_joint = joint[FIRST_SEGMENT_ROW:]
+    pred_areas = joint.sum(axis=0)
+    pred_unmatched = ~pred_is_void
+    pred_unmatched[matched_pred] = False
+    candidates = np.flatnonzero(pred_unmatched)
+    ignored_pixels = joint[VOID_ROW][candidates].copy()
+    crowd_row_of_label = np.full(num_classes, -1, np.int64)
+    crowd_index = np.flatnonzero(gt.iscrowd)[::-1]
+    crowd_labels, first_from_end = np.unique(
+        gt.labels[crowd_index], return_index=True)
+    crowd_row_of_label[crowd_labels] = crowd_index[first_from_end]
+    crowd_rows = crowd_row_of_label[pred_labels[candidates]]
+    has_crowd = crowd_rows >= 0
+    ignored_pixels[has_crowd] += segment_joint[crowd_rows[has_crowd],
+                                               candidates[has_crowd]]
+    return candidates[~(ignored_pixels / pred_areas[candidates] > 0.5)]
+
+
 def match_segments(joint: np.ndarray, gt: GroundTruthSegments,
                    pred_labels: np.ndarray, pred_is_void: np.ndarray,
                    num_classes: int) -> PanopticImageStats:
@@ -217,27 +283,12 @@ def match_segments(joint: np.ndarray, gt: GroundTruthSegments,
     Returns:
         PanopticImageStats: per-class sums of this image.
     """
-    segment_joint = joint[FIRST_SEGMENT_ROW:]
-    pred_areas = joint.sum(axis=0)
-    pred_on_void = joint[VOID_ROW]
-
-    # candidate matches: overlapping, non-crowd GT, same class, real segment
-    gt_index, pred_index = np.nonzero(segment_joint)
-    keep = (~gt.iscrowd[gt_index]) & (~pred_is_void[pred_index]) & (
-        gt.labels[gt_index] == pred_labels[pred_index])
-    gt_index, pred_index = gt_index[keep], pred_index[keep]
-    intersection = segment_joint[gt_index, pred_index]
-    union = (
-        pred_areas[pred_index] + gt.areas[gt_index] - intersection -
-        pred_on_void[pred_index])
-    with np.errstate(divide='ignore', invalid='ignore'):
-        iou = intersection / union
-    matched = iou > 0.5  # strict: matches are unique
-    matched_gt, matched_pred = gt_index[matched], pred_index[matched]
+    matched_gt, matched_pred, matched_iou = matched_pairs(
+        joint, gt, pred_labels, pred_is_void)
     matched_labels = gt.labels[matched_gt]
     tp = np.bincount(matched_labels, minlength=num_classes)
     iou_sum = np.bincount(
-        matched_labels, weights=iou[matched], minlength=num_classes)
+        matched_labels, weights=matched_iou, minlength=num_classes)
 
     # false negatives: unmatched, non-crowd GT
     gt_unmatched = np.ones(len(gt.ids), bool)
@@ -245,27 +296,73 @@ def match_segments(joint: np.ndarray, gt: GroundTruthSegments,
     fn = np.bincount(
         gt.labels[gt_unmatched & ~gt.iscrowd], minlength=num_classes)
 
-    # false positives: unmatched predictions not mostly on VOID + own crowd
-    pred_unmatched = ~pred_is_void
-    pred_unmatched[matched_pred] = False
-    candidates = np.flatnonzero(pred_unmatched)
-    ignored_pixels = pred_on_void[candidates].copy()
-    # the last crowd segment of each class in segments_info order
-    crowd_row_of_label = np.full(num_classes, -1, np.int64)
-    crowd_index = np.flatnonzero(gt.iscrowd)[::-1]
-    crowd_labels, first_from_end = np.unique(
-        gt.labels[crowd_index], return_index=True)
-    crowd_row_of_label[crowd_labels] = crowd_index[first_from_end]
-    crowd_rows = crowd_row_of_label[pred_labels[candidates]]
-    has_crowd = crowd_rows >= 0
-    ignored_pixels[has_crowd] += segment_joint[crowd_rows[has_crowd],
-                                               candidates[has_crowd]]
-    is_fp = ~(ignored_pixels / pred_areas[candidates] > 0.5)
-    fp = np.bincount(pred_labels[candidates[is_fp]], minlength=num_classes)
+    false_positives = false_positive_columns(joint, gt, pred_labels,
+                                             pred_is_void, matched_pred,
+                                             num_classes)
+    fp = np.bincount(pred_labels[false_positives], minlength=num_classes)
 
     labels = np.flatnonzero(tp + fp + fn)
     return PanopticImageStats(labels, tp[labels], fp[labels], fn[labels],
                               iou_sum[labels])
+
+
+class ImageSegments(NamedTuple):
+    """One image's GT and predicted segments, counted against each other.
+
+    Attributes:
+        joint (np.ndarray): (FIRST_SEGMENT_ROW + K, P) int64 pixel counts of
+            every (GT row, predicted value) pair.
+        gt (GroundTruthSegments): the K GT segments, with their areas.
+        pred_values (np.ndarray): (P,) the predicted values (label +
+            instance * ``INSTANCE_OFFSET``) of the columns.
+        pred_labels (np.ndarray): (P,) their class labels (0 for VOID).
+        pred_is_void (np.ndarray): (P,) bool, columns that are VOID.
+    """
+    joint: np.ndarray
+    gt: GroundTruthSegments
+    pred_values: np.ndarray
+    pred_labels: np.ndarray
+    pred_is_void: np.ndarray
+
+
+def count_image_segments(gt_rows: np.ndarray,
+                         gt: GroundTruthSegments,
+                         pred_map: np.ndarray,
+                         num_classes: int,
+                         void_labels: Sequence[int] = ()) -> ImageSegments:
+    """Joint histogram and column labels of one image.
+
+    Args:
+        gt_rows (np.ndarray): (H, W) rows from :class:`SegmentIdIndexer`.
+        gt (GroundTruthSegments): the K GT segments (areas None: counted
+            in the PNG).
+        pred_map (np.ndarray): (H, W) ints, label + instance *
+            ``INSTANCE_OFFSET``; label ``num_classes`` (or one of
+            ``void_labels``) is VOID.
+        num_classes (int): C.
+        void_labels (Sequence[int]): more labels read as VOID (mmdet's
+            ``ignore_index``).
+
+    Raises:
+        ValueError: on predicted labels above ``num_classes``.
+    """
+    joint, pred_values = panoptic_joint_histogram(
+        gt_rows, FIRST_SEGMENT_ROW + len(gt.ids), pred_map)
+    if gt.areas is None:  # no JSON areas: count them in the PNG
+        gt = gt._replace(areas=joint[FIRST_SEGMENT_ROW:].sum(axis=1))
+    pred_labels = pred_values % INSTANCE_OFFSET
+    pred_is_void = pred_labels == num_classes
+    for label in void_labels:
+        pred_is_void |= pred_labels == label
+    bad = (pred_labels > num_classes) & ~pred_is_void
+    if bad.any():
+        raise ValueError(
+            f'pred_panoptic_seg has labels {pred_labels[bad].tolist()} '
+            f'outside [0, {num_classes}] (values {pred_values[bad].tolist()},'
+            f' value = label + instance_id * {INSTANCE_OFFSET}, '
+            f'{num_classes} = VOID).')
+    pred_labels = np.where(pred_is_void, 0, pred_labels)
+    return ImageSegments(joint, gt, pred_values, pred_labels, pred_is_void)
 
 
 def pq_stats_single_image(
@@ -290,23 +387,10 @@ def pq_stats_single_image(
     Returns:
         PanopticImageStats
     """
-    joint, pred_values = panoptic_joint_histogram(
-        gt_rows, FIRST_SEGMENT_ROW + len(gt.ids), pred_map)
-    if gt.areas is None:  # no JSON areas: count them in the PNG
-        gt = gt._replace(areas=joint[FIRST_SEGMENT_ROW:].sum(axis=1))
-    pred_labels = pred_values % INSTANCE_OFFSET
-    pred_is_void = pred_labels == num_classes
-    for label in void_labels:
-        pred_is_void |= pred_labels == label
-    bad = (pred_labels > num_classes) & ~pred_is_void
-    if bad.any():
-        raise ValueError(
-            f'pred_panoptic_seg has labels {pred_labels[bad].tolist()} '
-            f'outside [0, {num_classes}] (values {pred_values[bad].tolist()},'
-            f' value = label + instance_id * {INSTANCE_OFFSET}, '
-            f'{num_classes} = VOID).')
-    pred_labels = np.where(pred_is_void, 0, pred_labels)
-    return match_segments(joint, gt, pred_labels, pred_is_void, num_classes)
+    image = count_image_segments(gt_rows, gt, pred_map, num_classes,
+                                 void_labels)
+    return match_segments(image.joint, image.gt, image.pred_labels,
+                          image.pred_is_void, num_classes)
 
 
 def semantic_confusion(
