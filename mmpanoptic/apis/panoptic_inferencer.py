@@ -187,6 +187,15 @@ class PanopticInferencer(DetInferencer):
             dataset_meta['palette'] = 'random'
         model.dataset_meta = dataset_meta
 
+    def _init_visualizer(self, cfg):
+        """The config's visualizer without its storage backends: the
+        inferencer writes its drawings itself (``out_dir``), and a
+        ``LocalVisBackend`` without a ``save_dir`` would only warn."""
+        cfg = copy.deepcopy(cfg)
+        if cfg.get('visualizer') is not None:
+            cfg.visualizer.vis_backends = None
+        return super()._init_visualizer(cfg)
+
     def _init_pipeline(self, cfg):
         """The test pipeline without annotation loading."""
         cfg = copy.deepcopy(cfg)

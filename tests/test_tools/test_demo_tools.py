@@ -92,6 +92,7 @@ def test_browse_dataset_draws_panoptic_ground_truth(tiny_synthetic,
         str(out_dir), '--max-images', '2'
     ], capture_output=True, text=True, cwd=REPO_ROOT, env=ENV)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert 'save_dir' not in result.stderr  # no idle storage backend
     assert sorted(os.listdir(out_dir)) == ['000000.png', '000001.png']
     root = tiny_synthetic['root']
     drawn = cv2.imread(str(out_dir / '000000.png'))[..., ::-1].astype(int)

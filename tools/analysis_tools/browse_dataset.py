@@ -66,8 +66,11 @@ def main():
     init_default_scope(cfg.get('default_scope', 'mmpanoptic'))
 
     dataset = DATASETS.build(cfg[f'{args.split}_dataloader'].dataset)
+    # drawings go to --output-dir (or a window): no storage backends, which
+    # would only warn that they have no save_dir
     visualizer = VISUALIZERS.build(
-        dict(cfg.visualizer, type='PanopticLocalVisualizer'))
+        dict(cfg.visualizer, type='PanopticLocalVisualizer',
+             vis_backends=None))
     visualizer.dataset_meta = dataset.metainfo
     if args.output_dir is not None:
         os.makedirs(args.output_dir, exist_ok=True)
