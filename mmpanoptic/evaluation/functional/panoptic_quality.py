@@ -372,17 +372,7 @@ def pq_stats_single_image(
     num_classes: int,
     void_labels: Sequence[int] = ()
 ) -> PanopticImageStats:
-    """PQ counts of one image.
-
-    Args:
-        gt_rows (np.ndarray): (H, W) rows from :class:`SegmentIdIndexer`.
-        gt (GroundTruthSegments): the K GT segments.
-        pred_map (np.ndarray): (H, W) ints, label + instance *
-            ``INSTANCE_OFFSET``; label ``num_classes`` (or one of
-            ``void_labels``) is VOID.
-        num_classes (int): C.
-        void_labels (Sequence[int]): more labels read as VOID (mmdet's
-            ``ignore_index``).
+    """PQ counts of one image (arguments as :func:`count_image_segments`).
 
     Returns:
         PanopticImageStats
