@@ -17,6 +17,8 @@ from mmpanoptic.registry import DATASETS, METRICS
 from ..conftest import REPO_ROOT, load_script
 
 
+CONVERTER = 'tools/dataset_converters/cityscapes.py'
+
 # Cityscapes label ids used below
 ROAD, BUILDING, VEGETATION, SKY, PERSON, CAR = 7, 11, 21, 23, 24, 26
 EGO_VEHICLE, PARKING, CARAVAN = 1, 9, 29  # ignoreInEval: VOID
@@ -99,7 +101,7 @@ def write_fake_gtfine(root: str) -> dict:
 def cityscapes(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('cityscapes'))
     images = write_fake_gtfine(root)
-    converter = load_script('tools/dataset_converters/cityscapes.py')
+    converter = load_script(CONVERTER)
     for split in ('train', 'val'):
         converter.convert_split(root, split, osp.join(root, 'gtFine'))
     return root, images

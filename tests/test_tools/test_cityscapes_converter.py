@@ -12,9 +12,10 @@ import pytest
 from mmpanoptic.datasets.cityscapes_panoptic import \
     CITYSCAPES_PANOPTIC_METAINFO
 from mmpanoptic.evaluation import rgb_to_id
-from ..test_datasets.test_cityscapes_panoptic import (HAND_MADE_SEGMENTS,
+from ..conftest import load_script
+from ..test_datasets.test_cityscapes_panoptic import (CONVERTER,
+                                                      HAND_MADE_SEGMENTS,
                                                       hand_made_instance_ids,
-                                                      load_converter,
                                                       write_fake_gtfine)
 
 
@@ -27,7 +28,7 @@ def converted(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('cityscapes'))
     images = write_fake_gtfine(root)
     out = osp.join(root, 'gtFine')
-    converter = load_converter()
+    converter = load_script(CONVERTER)
     jsons = {
         split: converter.convert_split(root, split, out)
         for split in ('train', 'val')
@@ -119,6 +120,6 @@ def test_equal_to_cityscapesscripts(converted, tmp_path):
 
 
 def test_unknown_label_id_is_an_error():
-    converter = load_converter()
+    converter = load_script(CONVERTER)
     with pytest.raises(ValueError, match='unknown Cityscapes label id 40'):
         converter.convert_instance_ids(np.full((2, 2), 40000), 'x.png')
