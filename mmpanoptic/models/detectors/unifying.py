@@ -124,10 +124,12 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                              f'{INFERENCE_MODES}, got {self.inference!r}')
         self.panoptic_score_thr = panoptic_test_cfg.get('score_thr', 0.5)
         self.stuff_area_limit = panoptic_test_cfg.get('stuff_area_limit', 0)
-        # things' potential at input resolution (full_resolution_argmax)
-        # instead of upsampling P from 1/4: sharper thing boundaries, but
-        # every kept detection's channel is recomputed at input resolution
-        # (+2.3 s at 800x1216 with 100 detections on 2 CPU cores)
+        # the potential at input resolution (full_resolution_argmax: V from
+        # the upsampled semantic logits, masks and boxes at input
+        # resolution) instead of upsampling P from 1/4: sharper thing
+        # boundaries, but every channel is recomputed at input resolution
+        # (several seconds at 800x1216 with 100 detections on 2 CPU cores:
+        # an option for small inputs such as the synthetic ones)
         self.full_resolution_things = panoptic_test_cfg.get(
             'full_resolution_things', False)
         self.panoptic_fusion_head = None
@@ -364,13 +366,13 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                         stride: int) -> PixelData:
         """Heuristic-free panoptic output: argmax of ``P`` over its D + N_st
         channels at full resolution (with ``test_cfg.panoptic.
-        full_resolution_things=True`` the things' potential is evaluated at
-        input resolution: :func:`full_resolution_argmax`);
+        full_resolution_things=True`` the potential is evaluated at input
+        resolution: :func:`full_resolution_argmax`);
         stuff segments below ``test_cfg.panoptic.stuff_area_limit`` pixels
         become VOID (appendix C)."""
         if self.full_resolution_things:
             channel_map = full_resolution_argmax(
-                panoptic_logits, potential, F.softmax(semantic_logits, dim=0),
+                panoptic_logits, potential, semantic_logits,
                 detections.bboxes, detections.scores, detections.labels,
                 detections.get('mask_probs', None),
                 self.potential_head.variant, img_meta['img_shape'][:2],

@@ -12,8 +12,10 @@ from mmpanoptic.ops.resample import (argmax_over_chunks, upsample_argmax,
                                      upsample_valid)
 from .dynamic_potential import dynamic_potential
 
-__all__ = ['upsample_argmax', 'panoptic_from_channels',
-           'full_resolution_argmax']
+__all__ = [
+    'upsample_argmax', 'panoptic_from_channels', 'upsampled_log_partition',
+    'full_resolution_argmax'
+]
 
 
 def panoptic_from_channels(channel_map: Tensor,
@@ -65,9 +67,27 @@ def panoptic_from_channels(channel_map: Tensor,
     return table[channel_map + 1]
 
 
+def upsampled_log_partition(semantic_logits: Tensor,
+                            valid_size: Tuple[int, int], stride: int,
+                            chunk_channels: int = 16) -> Tensor:
+    """``log sum_c exp(up(l_c))`` of semantic logits upsampled to input
+    resolution (:func:`upsample_valid`), accumulated ``chunk_channels``
+    channels at a time: (H_valid, W_valid), no full-size map of all classes.
+    """
+    log_norm = None
+    for start in range(0, semantic_logits.shape[0], chunk_channels):
+        chunk = torch.logsumexp(
+            upsample_valid(semantic_logits[start:start + chunk_channels],
+                           valid_size, stride),
+            dim=0)
+        log_norm = chunk if log_norm is None else torch.logaddexp(
+            log_norm, chunk)
+    return log_norm
+
+
 def full_resolution_argmax(panoptic_logits: Tensor,
                            potential: Tensor,
-                           semantic_probs: Tensor,
+                           semantic_logits: Tensor,
                            boxes: Tensor,
                            scores: Tensor,
                            labels: Tensor,
@@ -77,24 +97,27 @@ def full_resolution_argmax(panoptic_logits: Tensor,
                            out_size: Tuple[int, int],
                            stride: int,
                            chunk_channels: int = 16) -> Tensor:
-    """Argmax over the channels of ``P`` with the things' potential
-    evaluated at input resolution.
+    """Argmax over the channels of ``P`` with the potential evaluated at
+    input resolution.
 
     ``P = Psi + phi0(Q) (phi1(Q)^T Psi)`` (eq. (4)) is computed at 1/4. Its
-    affinity term ``P - Psi`` is smooth and is upsampled bilinearly, as the
-    semantic probabilities ``V`` are; the detections' channels of ``Psi``
-    are recomputed at input resolution from the upsampled ``V``, the masks
-    pasted at input resolution ("image-resolution instance masks", Sec.
-    3.4.1) and the box regions at input resolution (eq. (1)-(2)). Stuff
-    channels (whole-image boxes) are unchanged: their full-resolution
-    potential is the upsampled ``V``, so the result there is
-    :func:`upsample_argmax` of ``P``. Thing boundaries follow the 28x28
-    masks and the boxes instead of a 4x4-pixel grid.
+    affinity term ``P - Psi`` is smooth and is upsampled bilinearly; the
+    potential ``Psi`` is recomputed at input resolution (eq. (1)-(2)) from
+    ``V`` at input resolution, with the masks pasted at input resolution
+    ("image-resolution instance masks", Sec. 3.4.1) and the box regions at
+    input resolution. ``V`` there is the softmax of the bilinearly
+    upsampled semantic logits: the probabilities the semantic loss trains
+    (it is computed on upsampled logits) and the ones whose argmax is
+    ``pred_sem_seg``. Upsampling the 1/4 probabilities instead spreads each
+    class boundary over a stride-wide band, and variant C (``s V + M``)
+    then widens things into it. Thing boundaries follow the 28x28 masks,
+    the boxes and the semantic boundary instead of a 4x4-pixel grid.
 
     Args:
         panoptic_logits (Tensor): (D + N_st, h, w) ``P`` at ``stride``.
         potential (Tensor): (D + N_st, h, w) ``Psi`` it was made from.
-        semantic_probs (Tensor): (N_th + N_st, h, w) ``V``.
+        semantic_logits (Tensor): (N_th + N_st, h, w) semantic logits (the
+            softmax of which is ``V``).
         boxes (Tensor): (D, 4) in input pixels. scores, labels (Tensor): (D,).
         mask_probs (Tensor, optional): (D, m, m) mask probabilities.
         variant (str): the potential's variant ('A', 'B' or 'C').
@@ -111,20 +134,33 @@ def full_resolution_argmax(panoptic_logits: Tensor,
     if potential.shape != panoptic_logits.shape:
         raise ValueError(f'potential {tuple(potential.shape)} and panoptic '
                          f'logits {tuple(panoptic_logits.shape)} differ')
+    num_stuff = num_channels - num_dets
+    num_things = semantic_logits.shape[0] - num_stuff
+    if num_stuff < 0 or num_things < 0 or \
+            semantic_logits.shape[1:] != panoptic_logits.shape[1:]:
+        raise ValueError(
+            f'semantic logits {tuple(semantic_logits.shape)} do not fit '
+            f'panoptic logits {tuple(panoptic_logits.shape)} with '
+            f'{num_dets} detections (N_th + N_st classes, same size)')
+    log_norm = upsampled_log_partition(semantic_logits, valid_size, stride,
+                                       chunk_channels)
+
+    def full_resolution_probs(classes: Tensor) -> Tensor:
+        return (upsample_valid(semantic_logits[classes], valid_size, stride)
+                - log_norm).exp()  # V of the given classes
 
     def chunks():
         for start in range(0, num_channels, chunk_channels):
             end = min(start + chunk_channels, num_channels)
-            values = upsample_valid(panoptic_logits[start:end], valid_size,
-                                    stride)
-            count = min(end, num_dets) - start
+            # the affinity term P - Psi (bilinear upsampling is linear)
+            values = upsample_valid(
+                panoptic_logits[start:end] - potential[start:end],
+                valid_size, stride)
+            count = max(min(end, num_dets) - start, 0)
             if count > 0:  # detection channels in this chunk
                 things = slice(start, start + count)
-                affinity_term = values[:count] - upsample_valid(
-                    potential[things], valid_size, stride)
-                values[:count] = affinity_term + dynamic_potential(
-                    upsample_valid(semantic_probs[labels[things]],
-                                   valid_size, stride),
+                values[:count] += dynamic_potential(
+                    full_resolution_probs(labels[things]),
                     boxes[things],
                     scores[things],
                     torch.arange(count, device=labels.device),
@@ -133,6 +169,11 @@ def full_resolution_argmax(panoptic_logits: Tensor,
                     mask_probs=None
                     if mask_probs is None else mask_probs[things],
                     variant=variant)
+            if end - start > count:  # stuff channels: whole-image boxes
+                stuff_classes = torch.arange(
+                    start + count, end,
+                    device=labels.device) - num_dets + num_things
+                values[count:] += full_resolution_probs(stuff_classes)
             yield start, values
 
     return argmax_over_chunks(chunks(), valid_size, out_size,

@@ -6,7 +6,8 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmpanoptic.models.panoptic_heads.dynamic_potential import \
     dynamic_potential
 from mmpanoptic.models.panoptic_heads.panoptic_argmax import (
-    full_resolution_argmax, panoptic_from_channels, upsample_argmax)
+    full_resolution_argmax, panoptic_from_channels, upsample_argmax,
+    upsampled_log_partition)
 
 
 @pytest.mark.parametrize('implementation', ['pytorch', 'compiled'])
@@ -45,11 +46,12 @@ def test_panoptic_ids_from_channels_and_small_stuff_trimming():
     assert panoptic.tolist() == [[0 + INSTANCE_OFFSET, 2]]
 
 
-def _full_resolution_reference(logits, potential, probs, boxes, scores,
-                               labels, mask_probs, variant, valid, out,
-                               stride):
-    """Unchunked: up(P - Psi) + Psi recomputed on the upsampled V at
-    stride 1 (all channels at once), resized to ``out``, argmax."""
+def _full_resolution_reference(logits, potential, semantic_logits, boxes,
+                               scores, labels, mask_probs, variant, valid,
+                               out, stride):
+    """Unchunked: up(P - Psi) + Psi recomputed at stride 1 from V =
+    softmax(up(semantic logits)) (all channels at once), resized to
+    ``out``, argmax."""
     height, width = logits.shape[1:]
 
     def upsample(maps):
@@ -58,7 +60,7 @@ def _full_resolution_reference(logits, potential, probs, boxes, scores,
                              mode='bilinear', align_corners=False)[
                                  0, :, :valid[0], :valid[1]]
 
-    full_probs = upsample(probs)
+    full_probs = upsample(semantic_logits).softmax(dim=0)
     full_potential = dynamic_potential(full_probs, boxes, scores, labels,
                                        NUM_THINGS, 1, mask_probs, variant)
     values = upsample(logits - potential) + full_potential
@@ -71,13 +73,26 @@ def _full_resolution_reference(logits, potential, probs, boxes, scores,
 NUM_THINGS, NUM_STUFF = 3, 2
 
 
+def test_upsampled_log_partition_equals_unchunked_logsumexp():
+    generator = torch.Generator().manual_seed(2)
+    semantic_logits = 5 * torch.randn(7, 5, 6, generator=generator)
+    expected = F.interpolate(
+        semantic_logits[None], size=(20, 24), mode='bilinear',
+        align_corners=False)[0, :, :18, :23].logsumexp(dim=0)
+    for chunk_channels in (1, 3, 7, 16):
+        result = upsampled_log_partition(semantic_logits, (18, 23), 4,
+                                         chunk_channels)
+        torch.testing.assert_close(result, expected)
+
+
 @pytest.mark.parametrize('variant', ['A', 'B', 'C'])
 @pytest.mark.parametrize('with_masks', [True, False])
 def test_full_resolution_argmax_equals_unchunked_reference(variant,
                                                            with_masks):
     generator = torch.Generator().manual_seed(3)
-    probs = torch.rand(NUM_THINGS + NUM_STUFF, 6, 9,
-                       generator=generator).softmax(dim=0)
+    semantic_logits = 3 * torch.randn(NUM_THINGS + NUM_STUFF, 6, 9,
+                                      generator=generator)
+    probs = semantic_logits.softmax(dim=0)
     boxes = torch.tensor([[1.0, 2.0, 17.0, 13.0], [10.0, 0.0, 33.0, 22.0],
                           [3.5, 5.5, 9.5, 21.0]])
     scores = torch.tensor([0.9, 0.7, 0.6])
@@ -90,31 +105,37 @@ def test_full_resolution_argmax_equals_unchunked_reference(variant,
     logits = potential + 0.1 * torch.rand(potential.shape,
                                           generator=generator)
     for valid, out in [((24, 36), (24, 36)), ((22, 33), (30, 45))]:
-        expected = _full_resolution_reference(logits, potential, probs,
-                                              boxes, scores, labels,
-                                              mask_probs, variant, valid,
-                                              out, 4)
-        result = full_resolution_argmax(logits, potential, probs, boxes,
-                                        scores, labels, mask_probs, variant,
-                                        valid, out, 4, chunk_channels=2)
-        assert torch.equal(result, expected)
+        expected = _full_resolution_reference(logits, potential,
+                                              semantic_logits, boxes, scores,
+                                              labels, mask_probs, variant,
+                                              valid, out, 4)
+        # chunks of 2 channels: detections, a detection with a stuff
+        # channel, stuff
+        for chunk_channels in (2, 16):
+            result = full_resolution_argmax(logits, potential,
+                                            semantic_logits, boxes, scores,
+                                            labels, mask_probs, variant,
+                                            valid, out, 4, chunk_channels)
+            assert torch.equal(result, expected)
 
 
 def test_full_resolution_argmax_follows_box_edges_at_input_resolution():
     """One detection whose box edge is at x = 10 (not on the 4-pixel grid),
-    semantic probabilities 1 for its class: with full-resolution things the
-    thing ends exactly at the box edge; upsampling P from 1/4 does not."""
-    probs = torch.zeros(NUM_THINGS + NUM_STUFF, 4, 4)
+    semantic probabilities 0.9 for its class: with full-resolution things
+    the thing ends exactly at the box edge; upsampling P from 1/4 does
+    not."""
+    probs = torch.full((NUM_THINGS + NUM_STUFF, 4, 4), 1e-6)
     probs[0] = 0.9
     probs[NUM_THINGS] = 0.1  # one stuff class everywhere else
+    semantic_logits = probs.log()
     boxes = torch.tensor([[0.0, 0.0, 10.0, 16.0]])
     scores = torch.tensor([1.0])
     labels = torch.tensor([0])
-    potential = dynamic_potential(probs, boxes, scores, labels, NUM_THINGS,
-                                  4, None, 'B')
-    result = full_resolution_argmax(potential, potential, probs, boxes,
-                                    scores, labels, None, 'B', (16, 16),
-                                    (16, 16), 4)
+    potential = dynamic_potential(semantic_logits.softmax(dim=0), boxes,
+                                  scores, labels, NUM_THINGS, 4, None, 'B')
+    result = full_resolution_argmax(potential, potential, semantic_logits,
+                                    boxes, scores, labels, None, 'B',
+                                    (16, 16), (16, 16), 4)
     # pixel centres x + 0.5 <= 10 are inside: columns 0..9 are the thing
     assert (result[:, :10] == 0).all()
     assert (result[:, 10:] == 1).all()  # channel D + 0: the stuff class
@@ -122,23 +143,61 @@ def test_full_resolution_argmax_follows_box_edges_at_input_resolution():
     assert not torch.equal(coarse, result)
 
 
-def test_full_resolution_argmax_without_detections_is_upsample_argmax():
+def test_full_resolution_things_follow_the_semantic_argmax_boundary():
+    """One thing class, one stuff class, a detection over the whole image
+    with score 1, no masks, no affinity term (P = Psi): the thing covers
+    exactly the pixels whose upsampled semantic logits favour its class,
+    i.e. ``pred_sem_seg``'s thing pixels. Upsampling the probabilities
+    instead moves the boundary: here the logit difference goes from -10 to
+    +1 across one 4-pixel cell, the upsampled difference crosses 0 at
+    10/11 of the way, the upsampled probability crosses 1/2 at 0.68."""
+    difference = torch.tensor([-10.0, -10.0, 1.0, 1.0])
+    semantic_logits = torch.stack(
+        [difference[None].expand(2, 4),
+         torch.zeros(2, 4)])  # (2 classes, 2, 4)
+    boxes = torch.tensor([[0.0, 0.0, 16.0, 8.0]])
+    scores, labels = torch.tensor([1.0]), torch.tensor([0])
+    potential = dynamic_potential(semantic_logits.softmax(dim=0), boxes,
+                                  scores, labels, 1, 4, None, 'C')
+    result = full_resolution_argmax(potential, potential, semantic_logits,
+                                    boxes, scores, labels, None, 'C', (8, 16),
+                                    (8, 16), 4)
+    semantic_argmax = upsample_argmax(semantic_logits, (8, 16), (8, 16), 4)
+    assert torch.equal(result, semantic_argmax)  # channel 0 = class 0
+    # output column x is at 1/4 coordinate (x + 0.5) / 4 - 0.5: column 9 is
+    # 0.875 of the way from cell 1 to cell 2 (difference -0.375, stuff),
+    # column 10 is on cell 2's side (+1): the thing starts at column 10
+    assert result[0].tolist() == [1] * 10 + [0] * 6
+    # upsampled probabilities: column 9 has 0.875 * sigmoid(1) = 0.64 > 1/2
+    upsampled_probs = F.interpolate(
+        semantic_logits.softmax(dim=0)[None], size=(8, 16),
+        mode='bilinear', align_corners=False)[0]
+    assert upsampled_probs.argmax(dim=0)[0].tolist() == [1] * 9 + [0] * 7
+
+
+def test_full_resolution_argmax_without_detections_is_the_stuff_argmax():
+    """No detections and no affinity term: the argmax of the stuff classes'
+    upsampled semantic logits (the softmax keeps their order), compared at
+    input size (a resize to another size interpolates probabilities)."""
     generator = torch.Generator().manual_seed(4)
-    probs = torch.rand(NUM_THINGS + NUM_STUFF, 5, 6,
-                       generator=generator).softmax(dim=0)
+    semantic_logits = 3 * torch.randn(NUM_THINGS + NUM_STUFF, 5, 6,
+                                      generator=generator)
     empty = torch.zeros(0, 4)
-    potential = dynamic_potential(probs, empty, torch.zeros(0),
-                                  torch.zeros(0, dtype=torch.long),
-                                  NUM_THINGS, 4)
-    logits = potential + torch.rand(potential.shape, generator=generator)
-    result = full_resolution_argmax(logits, potential, probs, empty,
-                                    torch.zeros(0),
-                                    torch.zeros(0, dtype=torch.long), None,
-                                    'B', (18, 22), (25, 30), 4)
-    assert torch.equal(result,
-                       upsample_argmax(logits, (18, 22), (25, 30), 4))
+    no_labels = torch.zeros(0, dtype=torch.long)
+    potential = dynamic_potential(semantic_logits.softmax(dim=0), empty,
+                                  torch.zeros(0), no_labels, NUM_THINGS, 4)
+    result = full_resolution_argmax(potential, potential, semantic_logits,
+                                    empty, torch.zeros(0), no_labels, None,
+                                    'B', (18, 22), (18, 22), 4)
+    assert torch.equal(
+        result,
+        upsample_argmax(semantic_logits[NUM_THINGS:], (18, 22), (18, 22), 4))
     with pytest.raises(ValueError, match='differ'):
-        full_resolution_argmax(logits, potential[:1], probs, empty,
-                               torch.zeros(0),
-                               torch.zeros(0, dtype=torch.long), None, 'B',
+        full_resolution_argmax(potential, potential[:1], semantic_logits,
+                               empty, torch.zeros(0), no_labels, None, 'B',
+                               (18, 22), (25, 30), 4)
+    with pytest.raises(ValueError, match='do not fit'):
+        full_resolution_argmax(potential, potential,
+                               semantic_logits[:NUM_STUFF - 1], empty,
+                               torch.zeros(0), no_labels, None, 'B',
                                (18, 22), (25, 30), 4)
