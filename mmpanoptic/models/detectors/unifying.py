@@ -24,6 +24,7 @@ from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmpanoptic.registry import MODELS
+from ..losses.panoptic_matching import downsample_targets
 from ..panoptic_heads.panoptic_argmax import (full_resolution_argmax,
                                               panoptic_from_channels,
                                               upsample_argmax)
@@ -193,19 +194,6 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
         img_h, img_w = img_meta['img_shape'][:2]
         return stride, math.ceil(img_h / stride), math.ceil(img_w / stride)
 
-    @staticmethod
-    def _downsample_gt(gt_map: Tensor, stride: int, size: Tuple[int, int],
-                       pad_value: int) -> Tensor:
-        """(..., H, W) ground truth sampled at the centre pixel of each
-        stride x stride cell, padded if needed, cropped to ``size``."""
-        height, width = size[0] * stride, size[1] * stride
-        pad_h = max(height - gt_map.shape[-2], 0)
-        pad_w = max(width - gt_map.shape[-1], 0)
-        if pad_h or pad_w:
-            gt_map = F.pad(gt_map, (0, pad_w, 0, pad_h), value=pad_value)
-        offset = stride // 2
-        return gt_map[..., offset:height:stride, offset:width:stride]
-
     # ----------------------------------------------------------------- loss
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
@@ -264,17 +252,19 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
             stride, height, width = self._stride_and_valid_size(
                 sample.metainfo, seg_preds)
             gt = sample.gt_instances
+            # targets at input resolution (masks and semantic map padded to
+            # the batch), then the majority of each cell of the logits
             gt_masks = gt.masks.to_tensor(
                 dtype=torch.bool, device=seg_preds.device)
-            gt_masks = self._downsample_gt(gt_masks, stride,
-                                           (height, width), 0)
-            gt_semantic = self._downsample_gt(
-                sample.gt_sem_seg.sem_seg[0].long(), stride, (height, width),
-                self.loss_panoptic.ignore_index)
             keep, target = self.loss_panoptic.match(
-                gt_masks, get_box_tensor(gt.bboxes), gt.labels, gt_semantic,
-                detections[i].bboxes, detections[i].labels,
-                self.num_things_classes, self.num_stuff_classes)
+                gt_masks, get_box_tensor(gt.bboxes), gt.labels,
+                sample.gt_sem_seg.sem_seg[0].long(), detections[i].bboxes,
+                detections[i].labels, self.num_things_classes,
+                self.num_stuff_classes)
+            target = downsample_targets(
+                target, stride, (height, width),
+                int(keep.sum()) + self.num_stuff_classes,
+                self.loss_panoptic.ignore_index)
             potential = self.potential_head(
                 seg_preds[i, :, :height, :width], detections[i][keep],
                 stride)

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from mmpanoptic.models.losses.panoptic_matching import (
-    match_segments_to_detections, panoptic_matching_targets)
+    downsample_targets, match_segments_to_detections,
+    panoptic_matching_targets)
 from mmpanoptic.models.losses.panoptic_matching_loss import \
     PanopticMatchingLoss
 
@@ -184,3 +185,43 @@ def test_loss_on_probabilities_normalises_over_channels():
     assert loss.item() == pytest.approx(math.log(3))
     loss.backward()
     assert torch.isfinite(zeros.grad).all()
+
+
+def test_targets_downsampled_by_cell_majority():
+    ignore = 255
+    targets = torch.full((8, 12), 1)
+    targets[:4, :4] = 0  # cell (0, 0): all 0
+    targets[:4, 4:7] = 2  # cell (0, 1): 12 of 16 are 2
+    targets[4:, :2] = 0  # cell (1, 0): 8 x 0 against 8 x 1: a tie
+    targets[4:, 4:8] = ignore  # cell (1, 1): all ignored
+    targets[:4, 8:10] = ignore  # cell (0, 2): 8 ignored, 8 x 1: a tie
+    result = downsample_targets(targets, 4, (2, 3), 3, ignore)
+    assert result.tolist() == [[0, 2, 1], [0, ignore, 1]]
+    # a larger grid: the padding is ignored; a smaller one crops
+    padded = downsample_targets(targets, 4, (3, 4), 3, ignore)
+    assert padded[:2, :3].tolist() == result.tolist()
+    assert (padded[2] == ignore).all() and (padded[:, 3] == ignore).all()
+    cropped = downsample_targets(targets, 4, (1, 2), 3, ignore)
+    assert cropped.tolist() == [[0, 2]]
+    with pytest.raises(ValueError, match='channels in'):
+        downsample_targets(targets, 4, (2, 3), 2, ignore)
+
+
+def test_downsampled_targets_are_centred_on_their_cells():
+    """A 6-pixel square at pixels 5..10 (centre 8.0, a cell edge) covers 3
+    of 4 rows and columns of cells 1 and 2: all four cells take it, centred
+    on 8.0 (cell centres are at 4k + 2). The same square one pixel on, at
+    6..11 (centre 9.0), holds the majority of cell (2, 2) only (ties go to
+    channel 0). Sampling pixel 4k + 2 of each cell (pixels 6 and 10) sees
+    both squares as the first result."""
+    targets = torch.zeros(16, 16, dtype=torch.long)
+    targets[5:11, 5:11] = 1
+    expected = torch.zeros(4, 4, dtype=torch.long)
+    expected[1:3, 1:3] = 1
+    assert torch.equal(downsample_targets(targets, 4, (4, 4), 2), expected)
+    assert torch.equal(targets[2::4, 2::4], expected)
+    shifted = torch.zeros(16, 16, dtype=torch.long)
+    shifted[6:12, 6:12] = 1
+    assert downsample_targets(shifted, 4, (4, 4), 2)[1:3, 1:3].tolist() == \
+        [[0, 0], [0, 1]]
+    assert torch.equal(shifted[2::4, 2::4], expected)
