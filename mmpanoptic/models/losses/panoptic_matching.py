@@ -169,8 +169,7 @@ def downsample_targets(targets: Tensor, stride: int, size: Tuple[int, int],
     targets = targets[:full_h, :full_w]
     pad_h, pad_w = full_h - targets.shape[0], full_w - targets.shape[1]
     if pad_h or pad_w:
-        targets = F.pad(
-            targets, (0, pad_w, 0, pad_h), value=ignore_index)
+        targets = F.pad(targets, (0, pad_w, 0, pad_h), value=ignore_index)
     is_ignored = targets == ignore_index
     if ((targets < 0) | (targets >= num_channels))[~is_ignored].any():
         raise ValueError(f'targets must be channels in [0, {num_channels}) '
