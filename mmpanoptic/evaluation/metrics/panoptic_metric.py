@@ -287,7 +287,14 @@ class PanopticMetric(BaseMetric):
             if pred_sem is not None:
                 result['semantic'] = self._semantic_stats(
                     gt_rows, gt, _to_numpy(_field(pred_sem, 'sem_seg')))
+            self._add_results(result, data_sample, gt, gt_rows, pan,
+                              void_labels)
             self.results.append(result)
+
+    def _add_results(self, result: dict, data_sample: dict, gt, gt_rows,
+                     pan: np.ndarray, void_labels) -> None:
+        """Subclasses add their own per-sample results here, from the
+        ground truth decoded once (``gt_rows``) and the prediction."""
 
     def _semantic_stats(self, gt_rows, gt, sem: np.ndarray):
         if sem.ndim == 3 and sem.shape[0] == 1:

@@ -11,13 +11,11 @@ config's ``test_evaluator`` list.
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-from mmengine.fileio import get
 from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable
 
 from mmpanoptic.registry import METRICS
-from ..functional.panoptic_quality import (count_image_segments,
-                                           decode_panoptic_png)
+from ..functional.panoptic_quality import count_image_segments
 from ..functional.thing_errors import THING_OUTCOMES, thing_errors
 from .panoptic_metric import PanopticMetric, _field, _to_numpy
 
@@ -52,35 +50,26 @@ class ThingErrorMetric(PanopticMetric):
         self.cut_off = cut_off
         self.size_edges = tuple(float(e) for e in size_edges)
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """PQ counts (as ``PanopticMetric``) and the thing errors of each
-        sample."""
-        super().process(data_batch, data_samples)
-        for data_sample, result in zip(data_samples,
-                                       self.results[-len(data_samples):]):
-            gt, path = self._ground_truth(data_sample)
-            id_map = decode_panoptic_png(
-                get(path, backend_args=self.backend_args), path)
-            gt_rows = self._indexer.rows(id_map, gt.ids)
-            pan, void_labels = self._pred_map(data_sample)
-            image = count_image_segments(gt_rows, gt, pan, self.num_classes,
-                                         void_labels)
-            instances = data_sample.get('pred_instances')
-            detections = dict()
-            if instances is not None:
-                detections = dict(
-                    det_boxes=_to_numpy(_field(instances, 'bboxes')),
-                    det_scores=_to_numpy(_field(instances, 'scores')),
-                    det_labels=_to_numpy(_field(instances, 'labels')))
-            errors = thing_errors(
-                image, gt_rows, self.num_things, self.num_classes,
-                cut_off=-np.inf if self.cut_off is None else self.cut_off,
-                **detections)
-            result['things'] = np.stack(
-                [errors.gt_labels, errors.gt_sizes, errors.outcomes], axis=1)
-            result['false_positives'] = np.stack(
-                [errors.fp_labels, errors.fp_areas, errors.fp_best_iou],
-                axis=1)
+    def _add_results(self, result: dict, data_sample: dict, gt, gt_rows,
+                     pan: np.ndarray, void_labels) -> None:
+        """The thing errors of one sample, next to its PQ counts."""
+        image = count_image_segments(gt_rows, gt, pan, self.num_classes,
+                                     void_labels)
+        instances = data_sample.get('pred_instances')
+        detections = dict()
+        if instances is not None:
+            detections = dict(
+                det_boxes=_to_numpy(_field(instances, 'bboxes')),
+                det_scores=_to_numpy(_field(instances, 'scores')),
+                det_labels=_to_numpy(_field(instances, 'labels')))
+        errors = thing_errors(
+            image, gt_rows, self.num_things, self.num_classes,
+            cut_off=-np.inf if self.cut_off is None else self.cut_off,
+            **detections)
+        result['things'] = np.stack(
+            [errors.gt_labels, errors.gt_sizes, errors.outcomes], axis=1)
+        result['false_positives'] = np.stack(
+            [errors.fp_labels, errors.fp_areas, errors.fp_best_iou], axis=1)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         metrics = super().compute_metrics(results)
