@@ -26,6 +26,7 @@ from torch import Tensor
 from mmpanoptic.registry import MODELS
 from ..losses.panoptic_matching import downsample_targets
 from ..panoptic_heads.panoptic_argmax import (full_resolution_argmax,
+                                              full_resolution_logits,
                                               panoptic_from_channels,
                                               upsample_argmax)
 
@@ -55,7 +56,10 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
         train_cfg (dict): mmdet's ``rpn``, ``rpn_proposal``, ``rcnn`` and,
             with a panoptic loss, ``panoptic``: the R-CNN test settings
             (``score_thr``, ``nms``, ``max_per_img``) of the detections fed
-            to the panoptic submodule during training.
+            to the panoptic submodule during training, and
+            ``full_resolution`` (default False): the matching loss on ``P``
+            at input resolution as ``full_resolution_argmax`` evaluates it
+            (small inputs only: D + N_st full-size maps per image).
         test_cfg (dict): mmdet's ``rpn``, ``rcnn`` (detections in
             ``pred_instances``) and ``panoptic``: ``score_thr`` (cut-off of
             the detections fed to the panoptic submodule: 0.5 Cityscapes,
@@ -116,6 +120,12 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                              'max_per_img of the detections fed to the '
                              'panoptic submodule in training) is required '
                              'with loss_panoptic')
+        # the matching loss on P at input resolution, computed as
+        # full_resolution_argmax computes it at inference (instead of on
+        # the 1/4 grid with majority-downsampled targets)
+        self.full_resolution_loss = bool(
+            (train_cfg or {}).get('panoptic', {}).get('full_resolution',
+                                                      False))
 
         panoptic_test_cfg = ConfigDict(
             (test_cfg or {}).get('panoptic', {}))
@@ -236,8 +246,10 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
 
         if self.loss_panoptic is not None:
             # appendix A.4: the panoptic submodule sees predicted detections
+            detection_cfg = ConfigDict(self.train_cfg.panoptic)
+            detection_cfg.pop('full_resolution', None)
             detections, _ = self._detect(x, batch_img_metas, proposals,
-                                         ConfigDict(self.train_cfg.panoptic))
+                                         detection_cfg)
             losses['loss_panoptic'] = self._panoptic_loss(
                 x, seg_preds, detections, batch_data_samples)
         return losses
@@ -253,7 +265,8 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                 sample.metainfo, seg_preds)
             gt = sample.gt_instances
             # targets at input resolution (masks and semantic map padded to
-            # the batch), then the majority of each cell of the logits
+            # the batch); P is brought to them (full_resolution) or they to
+            # P's grid (the majority of each cell)
             gt_masks = gt.masks.to_tensor(
                 dtype=torch.bool, device=seg_preds.device)
             keep, target = self.loss_panoptic.match(
@@ -261,16 +274,26 @@ class UnifyingPanopticSegmentor(TwoStageDetector):
                 sample.gt_sem_seg.sem_seg[0].long(), detections[i].bboxes,
                 detections[i].labels, self.num_things_classes,
                 self.num_stuff_classes)
-            target = downsample_targets(
-                target, stride, (height, width),
-                int(keep.sum()) + self.num_stuff_classes,
-                self.loss_panoptic.ignore_index)
-            potential = self.potential_head(
-                seg_preds[i, :, :height, :width], detections[i][keep],
-                stride)
-            panoptic_logits.append(
-                self.affinity_head.propagate(
-                    potential, affinity_feats[i, :, :height, :width]))
+            detections_i = detections[i][keep]
+            semantic_logits = seg_preds[i, :, :height, :width]
+            potential = self.potential_head(semantic_logits, detections_i,
+                                            stride)
+            logits = self.affinity_head.propagate(
+                potential, affinity_feats[i, :, :height, :width])
+            if self.full_resolution_loss:
+                img_h, img_w = sample.metainfo['img_shape'][:2]
+                logits = full_resolution_logits(
+                    logits, potential, semantic_logits, detections_i.bboxes,
+                    detections_i.scores, detections_i.labels,
+                    detections_i.get('mask_probs', None),
+                    self.potential_head.variant, (img_h, img_w), stride)
+                target = target[:img_h, :img_w]
+            else:
+                target = downsample_targets(
+                    target, stride, (height, width),
+                    int(keep.sum()) + self.num_stuff_classes,
+                    self.loss_panoptic.ignore_index)
+            panoptic_logits.append(logits)
             targets.append(target)
         return self.loss_panoptic(panoptic_logits, targets)
 

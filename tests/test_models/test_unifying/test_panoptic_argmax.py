@@ -6,8 +6,8 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmpanoptic.models.panoptic_heads.dynamic_potential import \
     dynamic_potential
 from mmpanoptic.models.panoptic_heads.panoptic_argmax import (
-    full_resolution_argmax, panoptic_from_channels, upsample_argmax,
-    upsampled_log_partition)
+    full_resolution_argmax, full_resolution_logits, panoptic_from_channels,
+    upsample_argmax, upsampled_log_partition)
 
 
 @pytest.mark.parametrize('implementation', ['pytorch', 'compiled'])
@@ -201,3 +201,75 @@ def test_full_resolution_argmax_without_detections_is_the_stuff_argmax():
                                semantic_logits[:NUM_STUFF - 1], empty,
                                torch.zeros(0), no_labels, None, 'B',
                                (18, 22), (25, 30), 4)
+
+
+def _random_panoptic_inputs(variant, seed=5, stride=4):
+    generator = torch.Generator().manual_seed(seed)
+    semantic_logits = 3 * torch.randn(NUM_THINGS + NUM_STUFF, 6, 9,
+                                      generator=generator)
+    boxes = torch.tensor([[1.0, 2.0, 17.0, 13.0], [10.0, 0.0, 33.0, 22.0],
+                          [3.5, 5.5, 9.5, 21.0]]) * stride / 4
+    scores = torch.tensor([0.9, 0.7, 0.6])
+    labels = torch.tensor([0, 2, 0])
+    mask_probs = torch.rand(3, 7, 7, generator=generator)
+    potential = dynamic_potential(semantic_logits.softmax(dim=0), boxes,
+                                  scores, labels, NUM_THINGS, stride,
+                                  mask_probs, variant)
+    logits = potential + 0.1 * torch.rand(potential.shape,
+                                          generator=generator)
+    return logits, potential, semantic_logits, boxes, scores, labels, \
+        mask_probs
+
+
+@pytest.mark.parametrize('variant', ['B', 'C'])
+def test_full_resolution_logits_at_stride_1_are_p(variant):
+    """At stride 1 the maps already are at input resolution: upsampling is
+    the identity and the potential recomputed there is the potential, so
+    the full-resolution logits are ``P`` itself (the matching loss on them
+    is the usual one)."""
+    logits, potential, semantic_logits, boxes, scores, labels, mask_probs = \
+        _random_panoptic_inputs(variant, stride=1)
+    result = full_resolution_logits(logits, potential, semantic_logits,
+                                    boxes, scores, labels, mask_probs,
+                                    variant, (6, 9), 1)
+    assert torch.allclose(result, logits, atol=1e-6)
+
+
+def test_full_resolution_logits_are_what_the_argmax_takes():
+    """All channels at once = the unchunked reference, channel ranges
+    concatenate to all channels, and their argmax is
+    :func:`full_resolution_argmax`'s."""
+    inputs = _random_panoptic_inputs('C')
+    logits, potential, semantic_logits = inputs[:3]
+    result = full_resolution_logits(*inputs, 'C', (22, 33), 4)
+    assert result.shape == (logits.shape[0], 22, 33)
+    expected = _full_resolution_reference(*inputs, 'C', (22, 33), (22, 33),
+                                          4)
+    assert torch.equal(result.argmax(dim=0), expected)
+    ranges = [(0, 2), (2, 4), (4, 5)]  # detections, mixed, stuff
+    parts = [
+        full_resolution_logits(*inputs, 'C', (22, 33), 4, channels)
+        for channels in ranges
+    ]
+    assert torch.allclose(torch.cat(parts), result, atol=1e-6)
+    assert full_resolution_logits(*inputs, 'C', (22, 33), 4,
+                                  (3, 3)).shape == (0, 22, 33)
+    with pytest.raises(ValueError, match='channel range'):
+        full_resolution_logits(*inputs, 'C', (22, 33), 4, (4, 6))
+
+
+def test_full_resolution_logits_are_differentiable():
+    """The matching loss on them trains the affinity term, the detection
+    scores, the masks and the semantic logits."""
+    logits, potential, semantic_logits, boxes, scores, labels, mask_probs = \
+        _random_panoptic_inputs('C')
+    leaves = [logits, semantic_logits, scores, mask_probs]
+    for leaf in leaves:
+        leaf.requires_grad_(True)
+    result = full_resolution_logits(logits, potential.detach(),
+                                    semantic_logits, boxes, scores, labels,
+                                    mask_probs, 'C', (24, 36), 4)
+    (result * torch.linspace(-1, 1, result.numel()).view_as(result)
+     ).sum().backward()
+    for leaf in leaves:
+        assert leaf.grad is not None and leaf.grad.abs().sum() > 0

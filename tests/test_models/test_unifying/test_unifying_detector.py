@@ -88,10 +88,12 @@ def test_synthetic_loss_and_predict(with_mask):
     assert outputs[-2].shape == (2, 8, 16, 16)  # semantic logits
 
 
-def test_zero_detections():
+@pytest.mark.parametrize('full_resolution', [False, True])
+def test_zero_detections(full_resolution):
     model = build_model(
         SYNTHETIC,
-        train_cfg=dict(panoptic=dict(score_thr=1.01)),
+        train_cfg=dict(
+            panoptic=dict(score_thr=1.01, full_resolution=full_resolution)),
         test_cfg=dict(rcnn=dict(score_thr=1.01)))
     batch = make_panoptic_batch(64, 64)
     losses = run_loss(model, batch)
@@ -105,13 +107,19 @@ def test_zero_detections():
         assert (sample.pred_panoptic_seg.sem_seg < INSTANCE_OFFSET).all()
 
 
-def test_panoptic_loss_reaches_the_detector():
+@pytest.mark.parametrize('full_resolution', [False, True])
+def test_panoptic_loss_reaches_the_detector(full_resolution):
     """Appendix A.4: training on predicted detections sends the panoptic
-    loss's gradient into the box classifier (scores) and the mask head."""
+    loss's gradient into the box classifier (scores) and the mask head;
+    also when the loss is computed on P at input resolution."""
     torch.manual_seed(0)
     model = build_model(
         SYNTHETIC,
-        train_cfg=dict(panoptic=dict(score_thr=0.0, max_per_img=20)))
+        train_cfg=dict(
+            panoptic=dict(
+                score_thr=0.0, max_per_img=20,
+                full_resolution=full_resolution)))
+    assert model.full_resolution_loss == full_resolution
     losses = run_loss(model, make_panoptic_batch(64, 64))
     model.zero_grad()
     losses['loss_panoptic'].backward()
