@@ -410,7 +410,11 @@ def roi_upsample(roi_feats: Tensor,
     Returns:
         Tensor: (B, C, H, W) upsampled features, zero where no RoI reaches.
     """
-    return RoIUpsampleFunction.apply(roi_feats, rois, tuple(out_shape),
+    # plain ints: under torch.jit.trace (e.g. mmengine's FLOP counter)
+    # sizes read from tensor shapes are traced 0-dim tensors, which an
+    # autograd Function cannot take as a non-tensor argument
+    out_shape = tuple(int(v) for v in out_shape)
+    return RoIUpsampleFunction.apply(roi_feats, rois, out_shape,
                                      float(spatial_scale),
                                      int(sampling_ratio), implementation)
 

@@ -211,3 +211,27 @@ def test_implementation_resolution():
         resolve_implementation('compiled', torch.device('meta'))
     with pytest.raises(RuntimeError, match='mmcv built with ops'):
         resolve_implementation('mmcv', torch.device('meta'))
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_traceable_with_sizes_from_tensor_shapes(impl):
+    """Under torch.jit.trace (mmengine's FLOP counter) sizes read from a
+    tensor's shape are traced tensors; the op takes them and the trace
+    reproduces the eager result."""
+    gen = torch.Generator().manual_seed(7)
+    rois = _random_rois(4, 2, 32, 32, gen, 4., 20.).float()
+    feats = torch.randn(4, 3, 7, 7, generator=gen)
+
+    class UpsampleToMap(torch.nn.Module):
+
+        def forward(self, roi_feats, feature_map):
+            batch, _, height, width = feature_map.shape
+            return roi_upsample(roi_feats, rois, (batch, height, width),
+                                0.5, 2, impl)
+
+    feature_map = torch.zeros(2, 1, 16, 16)
+    traced = torch.jit.trace(UpsampleToMap(), (feats, feature_map),
+                             check_trace=False)
+    expected = roi_upsample(feats, rois, (2, 16, 16), 0.5, 2, impl)
+    torch.testing.assert_close(traced(feats, feature_map), expected)
+    assert expected.abs().sum() > 0
