@@ -69,7 +69,7 @@ model = dict(
     # run each, AdamW, V from the upsampled logits, the previous targets
     # (one pixel per cell): 1.0 87.2, 2.0 87.4, 4.0 87.6 and 87.2 (RQ_th
     # 89.6 / 90.7 / 91.3, 91.6); with the current targets, 4.0: 87.4, 87.1,
-    # 87.3 (Panoptic FPN's config: 87.3, 87.6)
+    # 87.3 (Panoptic FPN's config: 87.3, 87.6, 87.2)
     loss_panoptic=dict(loss_weight=4.0),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
