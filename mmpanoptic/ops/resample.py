@@ -18,6 +18,7 @@ taps above or below the threshold; channels whose largest tap cannot reach
 another channel's smallest) are not evaluated. The two agree up to float
 rounding (an argmax may differ only where two channels tie within ~1e-6).
 """
+from functools import lru_cache
 from typing import Iterable, Tuple
 
 import torch
@@ -89,12 +90,21 @@ def resampling_taps(in_len: int, stride: int, valid_len: int,
     return index, weight
 
 
+@lru_cache(maxsize=64)
+def _shared_taps(in_len: int, stride: int, valid_len: int,
+                 out_len: int) -> Tuple[Tensor, Tensor]:
+    """:func:`resampling_taps`, computed once per geometry (inference
+    repeats a few geometries; making the taps costs about as much as the
+    kernels that use them). Shared: callers must not modify them."""
+    return resampling_taps(in_len, stride, valid_len, out_len)
+
+
 def _taps_2d(shape: Tuple[int, int], stride: int, valid_size: Tuple[int, int],
              out_size: Tuple[int, int]) -> Tuple[Tensor, ...]:
-    rows = resampling_taps(shape[0], stride, int(valid_size[0]),
-                           int(out_size[0]))
-    cols = resampling_taps(shape[1], stride, int(valid_size[1]),
-                           int(out_size[1]))
+    rows = _shared_taps(int(shape[0]), int(stride), int(valid_size[0]),
+                        int(out_size[0]))
+    cols = _shared_taps(int(shape[1]), int(stride), int(valid_size[1]),
+                        int(out_size[1]))
     return (*rows, *cols)
 
 
