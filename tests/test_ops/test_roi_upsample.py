@@ -213,6 +213,7 @@ def test_implementation_resolution():
         resolve_implementation('mmcv', torch.device('meta'))
 
 
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')
 @pytest.mark.parametrize('impl', IMPLS)
 def test_traceable_with_sizes_from_tensor_shapes(impl):
     """Under torch.jit.trace (mmengine's FLOP counter) sizes read from a
