@@ -257,44 +257,46 @@ class PanopticMetric(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Score each sample; keep only per-class sums (one result each)."""
         for data_sample in data_samples:
-            pan, void_labels = self._pred_map(data_sample)
-            result = dict()
-            if self.outfile_prefix is not None:
-                result['annotation'] = self._write_prediction(
-                    data_sample, pan, void_labels)
-            if self.format_only:
-                self.results.append(result)
-                continue
+            self.results.append(self._score_sample(data_sample)[0])
 
-            gt, path = self._ground_truth(data_sample)
-            id_map = decode_panoptic_png(
-                get(path, backend_args=self.backend_args), path)
-            if id_map.shape != pan.shape:
-                raise ValueError(
-                    f'Prediction of image {data_sample["img_id"]!r} has shape '
-                    f'{pan.shape} but its GT {path} is {id_map.shape}; '
-                    f'predict at the original size (ori_shape).')
-            gt_rows = self._indexer.rows(id_map, gt.ids)
-            stats = pq_stats_single_image(gt_rows, gt, pan, self.num_classes,
-                                          void_labels)
-            # one small array per image: (L, 5) label, TP, FP, FN, IoU sum
-            # over the L classes it touches (integers exact in float64)
-            result['pq'] = np.stack(
-                [stats.labels, stats.tp, stats.fp, stats.fn, stats.iou],
-                axis=1).astype(np.float64)
+    def _score_sample(self, data_sample: dict) -> tuple:
+        """The result of one sample, and what it was computed from.
 
-            pred_sem = data_sample.get('pred_sem_seg')
-            if pred_sem is not None:
-                result['semantic'] = self._semantic_stats(
-                    gt_rows, gt, _to_numpy(_field(pred_sem, 'sem_seg')))
-            self._add_results(result, data_sample, gt, gt_rows, pan,
-                              void_labels)
-            self.results.append(result)
+        Returns:
+            tuple: the result dict and, unless ``format_only``, the decoded
+            ground truth and prediction ``(gt, gt_rows, pan, void_labels)``
+            (None with ``format_only``), for subclasses that add results.
+        """
+        pan, void_labels = self._pred_map(data_sample)
+        result = dict()
+        if self.outfile_prefix is not None:
+            result['annotation'] = self._write_prediction(
+                data_sample, pan, void_labels)
+        if self.format_only:
+            return result, None
 
-    def _add_results(self, result: dict, data_sample: dict, gt, gt_rows,
-                     pan: np.ndarray, void_labels) -> None:
-        """Subclasses add their own per-sample results here, from the
-        ground truth decoded once (``gt_rows``) and the prediction."""
+        gt, path = self._ground_truth(data_sample)
+        id_map = decode_panoptic_png(
+            get(path, backend_args=self.backend_args), path)
+        if id_map.shape != pan.shape:
+            raise ValueError(
+                f'Prediction of image {data_sample["img_id"]!r} has shape '
+                f'{pan.shape} but its GT {path} is {id_map.shape}; '
+                f'predict at the original size (ori_shape).')
+        gt_rows = self._indexer.rows(id_map, gt.ids)
+        stats = pq_stats_single_image(gt_rows, gt, pan, self.num_classes,
+                                      void_labels)
+        # one small array per image: (L, 5) label, TP, FP, FN, IoU sum
+        # over the L classes it touches (integers exact in float64)
+        result['pq'] = np.stack(
+            [stats.labels, stats.tp, stats.fp, stats.fn, stats.iou],
+            axis=1).astype(np.float64)
+
+        pred_sem = data_sample.get('pred_sem_seg')
+        if pred_sem is not None:
+            result['semantic'] = self._semantic_stats(
+                gt_rows, gt, _to_numpy(_field(pred_sem, 'sem_seg')))
+        return result, (gt, gt_rows, pan, void_labels)
 
     def _semantic_stats(self, gt_rows, gt, sem: np.ndarray):
         if sem.ndim == 3 and sem.shape[0] == 1:

@@ -50,8 +50,16 @@ class ThingErrorMetric(PanopticMetric):
         self.cut_off = cut_off
         self.size_edges = tuple(float(e) for e in size_edges)
 
-    def _add_results(self, result: dict, data_sample: dict, gt, gt_rows,
-                     pan: np.ndarray, void_labels) -> None:
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """PQ counts (as ``PanopticMetric``) and the thing errors of each
+        sample, from the same decoded ground truth."""
+        for data_sample in data_samples:
+            result, decoded = self._score_sample(data_sample)
+            self._add_thing_errors(result, data_sample, *decoded)
+            self.results.append(result)
+
+    def _add_thing_errors(self, result: dict, data_sample: dict, gt,
+                          gt_rows, pan: np.ndarray, void_labels) -> None:
         """The thing errors of one sample, next to its PQ counts."""
         image = count_image_segments(gt_rows, gt, pan, self.num_classes,
                                      void_labels)
