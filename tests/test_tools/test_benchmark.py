@@ -44,6 +44,21 @@ def test_count_thing_segments():
     assert tool.count_thing_segments(sample) == 3
 
 
+def test_random_weights_come_from_the_seed():
+    tool = _load_tool()
+    from mmpanoptic.utils import register_all_modules
+    register_all_modules()
+
+    def weights(seed):
+        model = tool.build_model('panoptic-fcn_r18_fpn_synthetic', None, 5,
+                                 'cpu', seed=seed)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    first, again, other = weights(0), weights(0), weights(1)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
 def test_side_by_side_run_reports_every_column():
     tool = _load_tool()
     from mmpanoptic.utils import register_all_modules

@@ -70,6 +70,8 @@ def parse_args():
                         help='overrides for CONFIG')
     parser.add_argument('--compare-cfg-options', nargs='+',
                         action=DictAction, help='overrides for --compare')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the random weights (default 0)')
     parser.add_argument('--json', help='also write the results as JSON')
     return parser.parse_args()
 
@@ -103,13 +105,17 @@ def drop_pretrained(cfg) -> None:
 
 
 def build_model(config: str, cfg_options: Optional[dict],
-                force_dets: Optional[int], device: str):
+                force_dets: Optional[int], device: str, seed: int = 0):
+    """The model of ``config`` with random weights drawn from ``seed``: the
+    same weights in every run, so the number of things a model pastes (and
+    its post-processing time) does not change from run to run."""
     cfg = Config.fromfile(find_config(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if force_dets is not None:
         force_detections(cfg.model.get('test_cfg'), force_dets)
     drop_pretrained(cfg.model)
+    torch.manual_seed(seed)
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpanoptic')):
         model = MODELS.build(cfg.model)
@@ -331,14 +337,14 @@ def main():
     models = {
         args.config:
         build_model(args.config, args.cfg_options, args.force_dets,
-                    args.device)
+                    args.device, args.seed)
     }
     if args.compare:
         name = args.compare
         if name == args.config:
             name += ' (compare)'
         models[name] = build_model(args.compare, args.compare_cfg_options,
-                                   args.force_dets, args.device)
+                                   args.force_dets, args.device, args.seed)
     summary = benchmark(models, args.shape, args.runs, args.warmup,
                         args.device)
 
