@@ -3,6 +3,7 @@ P2..P5 to the high-resolution feature F^h, then coordinates and convs to the
 encoded feature F^e."""
 from typing import Sequence
 
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmdet.models.layers import ConvUpsample
 from mmdet.utils import ConfigType, OptMultiConfig
@@ -69,6 +70,10 @@ class FeatureEncoder(BaseModule):
         num_convs (int): Defaults to 3. with_coordinates (bool): Table 2.
         deformable (bool): DCNv2 convs (mmcv's on CUDA, grid-sample on
             CPU: ``DCNv2GridSample``). Defaults to False.
+        upsample_ratio (int): F^h is upsampled bilinearly by this factor
+            before the convs, so F^e (and every mask) has stride 4 / ratio.
+            1 (the paper's 1/4) by default; the synthetic config's 128-px
+            images use 2.
     """
 
     def __init__(self,
@@ -77,8 +82,13 @@ class FeatureEncoder(BaseModule):
                  num_convs: int = 3,
                  with_coordinates: bool = True,
                  deformable: bool = False,
+                 upsample_ratio: int = 1,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if int(upsample_ratio) != upsample_ratio or upsample_ratio < 1:
+            raise ValueError('upsample_ratio must be a positive integer, '
+                             f'got {upsample_ratio!r}')
+        self.upsample_ratio = int(upsample_ratio)
         self.with_coordinates = with_coordinates
         conv_cfg = dict(type='DCNv2GridSample', deform_groups=1) \
             if deformable else None
@@ -93,7 +103,13 @@ class FeatureEncoder(BaseModule):
         ])
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, C_in, H, W) -> (N, C_e, H, W)."""
+        """(N, C_in, H, W) -> (N, C_e, H * ratio, W * ratio)."""
+        if self.upsample_ratio > 1:
+            x = F.interpolate(
+                x,
+                scale_factor=self.upsample_ratio,
+                mode='bilinear',
+                align_corners=False)
         if self.with_coordinates:
             x = add_coordinates(x)
         return self.convs(x)

@@ -112,6 +112,32 @@ def test_coco_config_loss_and_predict_tiny_input():
     assert samples[0].pred_panoptic_seg.sem_seg.shape == (1, 96, 80)
 
 
+def test_encoder_upsampling_gives_stride_two_masks():
+    # FeatureEncoder(upsample_ratio=2): the convs see F^h upsampled
+    # bilinearly, and targets, losses and inference follow the finer stride
+    from mmpanoptic.models.panoptic_fcn import FeatureEncoder
+    torch.manual_seed(0)
+    encoder = FeatureEncoder(in_channels=4, channels=3, num_convs=1,
+                             upsample_ratio=2)
+    plain = FeatureEncoder(in_channels=4, channels=3, num_convs=1)
+    plain.load_state_dict(encoder.state_dict())
+    high_res = torch.randn(1, 4, 5, 6)
+    upsampled = torch.nn.functional.interpolate(
+        high_res, size=(10, 12), mode='bilinear', align_corners=False)
+    assert torch.allclose(encoder(high_res), plain(upsampled))
+    with pytest.raises(ValueError, match='positive integer'):
+        FeatureEncoder(in_channels=4, upsample_ratio=1.5)
+
+    model, _ = build_model(
+        'panoptic-fcn_r18_fpn_synthetic.py',
+        feature_encoder=dict(channels=64, num_convs=3, upsample_ratio=2))
+    inputs = torch.randn(2, 3, 64, 64)
+    assert model.panoptic_head(model.extract_feat(inputs))[3].shape[-2:] == (
+        32, 32)
+    samples = [make_sample((64, 64), 4, 4, seed=s) for s in range(2)]
+    check_loss_and_predict(model, samples, inputs, 8)
+
+
 def test_loss_without_things():
     model, _ = build_model('panoptic-fcn_r18_fpn_synthetic.py')
     sample = make_sample((64, 64), 4, 4)
