@@ -107,8 +107,7 @@ def drop_pretrained(cfg) -> None:
 def build_model(config: str, cfg_options: Optional[dict],
                 force_dets: Optional[int], device: str, seed: int = 0):
     """The model of ``config`` with random weights drawn from ``seed``: the
-    same weights in every run, so the number of things a model pastes (and
-    its post-processing time) does not change from run to run."""
+    same weights, and so the same detections, in every run."""
     cfg = Config.fromfile(find_config(config))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
