@@ -64,8 +64,15 @@ model = dict(
         num_weighted_kernels=7,
         loss_segment=dict(type='WeightedDiceLoss', loss_weight=3.0)),
     # stuff regions below 64 px (4096 px at COCO scale) become VOID, as in
-    # the baseline's synthetic config
-    test_cfg=dict(stuff_area_limit=64))
+    # the baseline's synthetic config. Stuff candidates need a mean stuff-map
+    # score above 0.5 (paper / official code: 0.05): with 4 stuff classes,
+    # low-score regions of the stuff map (mostly on P3, scores 0.27-0.45)
+    # name classes that are not in the image, and the masks of their kernels
+    # took whole regions of another class. Chosen on the 200 *training*
+    # images (tools/test.py with the train split, the 800-iteration
+    # checkpoint): PQ_st 89.5 / 89.7 / 92.0 / 94.0 / 94.3 / 94.4 / 93.6 at
+    # 0.05 / 0.2 / 0.3 / 0.4 / 0.5 / 0.6 / 0.7, the middle of the plateau.
+    test_cfg=dict(stuff_area_limit=64, stuff_score_thr=0.5))
 
 # AdamW (lr 1e-3, weight decay 0.05) instead of the paper's SGD for this
 # from-scratch 800-iteration budget (warm-up, step and grad clip of the
