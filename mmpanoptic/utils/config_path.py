@@ -43,6 +43,22 @@ def find_config(config: str) -> str:
         f'Config name {config!r} is ambiguous: {matches}. Pass a path.')
 
 
+def add_checkpoint_run_args(parser) -> None:
+    """Add the arguments of a tool that runs a checkpoint on a config's test
+    split: ``config`` and ``checkpoint`` (positional), ``--work-dir`` and
+    ``--cfg-options`` (what :func:`load_run_config` takes)."""
+    from mmengine.config import DictAction
+    parser.add_argument('config', help='config file or mmpanoptic name')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='where the logs go (default: work_dirs/CONFIG)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+
+
 def load_run_config(config: str,
                     cfg_options: Optional[dict] = None,
                     launcher: str = 'none',

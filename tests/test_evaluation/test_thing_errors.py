@@ -6,7 +6,7 @@ from mmpanoptic.evaluation import (INSTANCE_OFFSET, THING_OUTCOMES,
                                    GroundTruthSegments, SegmentIdIndexer,
                                    box_iou, count_image_segments,
                                    pq_stats_single_image, segment_boxes,
-                                   thing_errors)
+                                   size_buckets, thing_errors)
 
 NUM_THINGS, NUM_CLASSES = 2, 5  # things 0, 1; stuff 2, 3, 4
 
@@ -96,3 +96,13 @@ def test_segment_boxes_and_box_iou():
     iou = box_iou(
         np.array([[0., 0, 2, 2]]), np.array([[1., 0, 3, 2], [5, 5, 6, 6]]))
     assert np.allclose(iou, [[2 / 6, 0]])
+
+
+def test_size_buckets_names_and_edges():
+    # an object exactly on an edge goes to the bucket above it
+    names, bucket = size_buckets(np.array([3.0, 16.0, 20.0, 32.0, 99.0]),
+                                 (16, 32))
+    assert names == ['< 16', '16-32', '>= 32']
+    assert bucket.tolist() == [0, 1, 1, 2, 2]
+    names, bucket = size_buckets(np.array([1.5]), (2.5, ))
+    assert names == ['< 2.5', '>= 2.5'] and bucket.tolist() == [0]

@@ -27,20 +27,20 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import DictAction
 from mmengine.runner import Runner, load_checkpoint
 from torch import Tensor
 
+from mmpanoptic.evaluation.functional import size_buckets
 from mmpanoptic.utils import register_all_modules
-from mmpanoptic.utils.config_path import load_run_config
+from mmpanoptic.utils.config_path import (add_checkpoint_run_args,
+                                          load_run_config)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Masks of the kernels at the ground-truth centres of a '
         'Panoptic FCN checkpoint, by object size')
-    parser.add_argument('config', help='config file or mmpanoptic name')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_run_args(parser)
     parser.add_argument(
         '--size-edges',
         type=float,
@@ -48,13 +48,6 @@ def parse_args():
         default=[32, 96],
         help='size bucket edges in sqrt(area) pixels (default: COCO small/'
         'medium/large)')
-    parser.add_argument(
-        '--work-dir', help='where the logs go (default: work_dirs/CONFIG)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
     return parser.parse_args()
 
 
@@ -148,15 +141,12 @@ def summarise(stats: Dict[str, Tensor],
     """One row per size bucket and one for all: label, objects, mean IoU,
     share with IoU > 0.5 (%), median area ratio, mean centroid distance
     (over non-empty masks), mean stride IoU."""
-    edges = [0.0, *size_edges, float('inf')]
-    buckets = [(f'< {edges[1]:g}', edges[0], edges[1])]
-    buckets += [(f'{lo:g}-{hi:g}', lo, hi)
-                for lo, hi in zip(edges[1:-2], edges[2:-1])]
-    buckets += [(f'>= {edges[-2]:g}', edges[-2], edges[-1])]
-    buckets += [('all', edges[0], edges[-1])]
+    names, bucket = size_buckets(stats['size'].numpy(), size_edges)
+    bucket = torch.from_numpy(bucket)
     rows = []
-    for label, low, high in buckets:
-        keep = (stats['size'] >= low) & (stats['size'] < high)
+    for index, label in enumerate(names + ['all']):
+        keep = bucket == index if label != 'all' else torch.ones_like(
+            bucket, dtype=torch.bool)
         if not keep.any():
             rows.append([label, 0] + ['-'] * 5)
             continue

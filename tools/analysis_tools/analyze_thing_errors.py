@@ -32,19 +32,19 @@ Example (the synthetic Unifying model; sizes for its 12-55 px objects)::
 import argparse
 from typing import Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmpanoptic.utils import register_all_modules
-from mmpanoptic.utils.config_path import load_run_config
+from mmpanoptic.utils.config_path import (add_checkpoint_run_args,
+                                          load_run_config)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Thing false negatives by cause, false positives by '
         'size')
-    parser.add_argument('config', help='config file or mmpanoptic name')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    add_checkpoint_run_args(parser)
     parser.add_argument(
         '--cut-off',
         type=float,
@@ -58,13 +58,6 @@ def parse_args():
         default=[32, 96],
         help='size bucket edges in sqrt(area) pixels (default: COCO small/'
         'medium/large)')
-    parser.add_argument(
-        '--work-dir', help='where the logs go (default: work_dirs/CONFIG)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
     return parser.parse_args()
 
 

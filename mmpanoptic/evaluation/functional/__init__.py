@@ -8,7 +8,7 @@ from .panoptic_quality import (INSTANCE_OFFSET, GroundTruthSegments,
                                pq_stats_single_image, rgb_to_id,
                                segments_from_json, semantic_confusion)
 from .thing_errors import (THING_OUTCOMES, ThingErrors, box_iou,
-                           segment_boxes, thing_errors)
+                           segment_boxes, size_buckets, thing_errors)
 
 __all__ = [
     'INSTANCE_OFFSET', 'GroundTruthSegments', 'ImageSegments',
@@ -18,5 +18,5 @@ __all__ = [
     'id_to_rgb', 'match_segments', 'matched_pairs',
     'panoptic_joint_histogram', 'pq_average', 'pq_stats_single_image',
     'rgb_to_id', 'segment_boxes', 'segments_from_json', 'semantic_confusion',
-    'thing_errors'
+    'size_buckets', 'thing_errors'
 ]

@@ -15,7 +15,7 @@ detector's own score threshold and NMS):
 - ``'missed'``: the model returned no detections to tell (e.g. mmdet's
   Panoptic FPN, whose predictions are the panoptic map only).
 """
-from typing import NamedTuple, Optional
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -46,6 +46,27 @@ class ThingErrors(NamedTuple):
     fp_labels: np.ndarray
     fp_areas: np.ndarray
     fp_best_iou: np.ndarray
+
+
+def size_buckets(sizes: np.ndarray, size_edges: Sequence[float]
+                 ) -> Tuple[List[str], np.ndarray]:
+    """Size buckets of objects, for the per-size tables of the analysis
+    tools.
+
+    Args:
+        sizes (np.ndarray): (K,) object sizes (sqrt of the area, pixels).
+        size_edges (Sequence[float]): increasing bucket edges.
+
+    Returns:
+        tuple[list[str], np.ndarray]: the bucket names (``'< 32'``,
+        ``'32-96'``, ``'>= 96'`` for edges (32, 96)) and each object's
+        bucket index into them, (K,).
+    """
+    edges = (0.0, *size_edges, np.inf)
+    names = [f'< {edges[1]:g}'] + [
+        f'{low:g}-{high:g}' for low, high in zip(edges[1:-2], edges[2:-1])
+    ] + [f'>= {edges[-2]:g}']
+    return names, np.searchsorted(size_edges, sizes, side='right')
 
 
 def segment_boxes(gt_rows: np.ndarray, num_rows: int) -> np.ndarray:

@@ -16,7 +16,8 @@ from terminaltables import AsciiTable
 
 from mmpanoptic.registry import METRICS
 from ..functional.panoptic_quality import count_image_segments
-from ..functional.thing_errors import THING_OUTCOMES, thing_errors
+from ..functional.thing_errors import (THING_OUTCOMES, size_buckets,
+                                       thing_errors)
 from .panoptic_metric import PanopticMetric, _field, _to_numpy
 
 
@@ -94,17 +95,10 @@ class ThingErrorMetric(PanopticMetric):
         self._print_thing_tables(sizes, outcomes, false_positives)
         return metrics
 
-    def _size_buckets(self, sizes: np.ndarray):
-        edges = (0.0, ) + self.size_edges + (np.inf, )
-        names = [f'< {edges[1]:g}'] + [
-            f'{low:g}-{high:g}' for low, high in zip(edges[1:-2], edges[2:-1])
-        ] + [f'>= {edges[-2]:g}']
-        return names, np.searchsorted(self.size_edges, sizes, side='right')
-
     def _print_thing_tables(self, sizes: np.ndarray, outcomes: np.ndarray,
                             false_positives: np.ndarray) -> None:
         logger: MMLogger = MMLogger.get_current_instance()
-        names, bucket = self._size_buckets(sizes)
+        names, bucket = size_buckets(sizes, self.size_edges)
         rows = [['size (sqrt area)', 'GT things', 'recall %'] +
                 list(THING_OUTCOMES[1:])]
         for index, name in enumerate(names + ['all']):
@@ -114,8 +108,8 @@ class ThingErrorMetric(PanopticMetric):
                 if len(chosen) else '-'
             rows.append([name, len(chosen), recall] +
                         [int(c) for c in counts[1:]])
-        fp_names, fp_bucket = self._size_buckets(
-            np.sqrt(false_positives[:, 1]))
+        fp_names, fp_bucket = size_buckets(
+            np.sqrt(false_positives[:, 1]), self.size_edges)
         fp_rows = [['size (sqrt area)', 'false positives',
                     'overlapping a GT of their class']]
         for index, name in enumerate(fp_names + ['all']):
