@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
@@ -19,12 +20,12 @@ TOOL = 'tools/analysis_tools/analyze_fcn_kernel_masks.py'
 SIZE = 32
 
 
-def tiny_head():
+def tiny_head(num_things=1):
     register_all_modules()
     head = MODELS.build(
         dict(
             type='PanopticFCNHead',
-            num_things=1,
+            num_things=num_things,
             num_stuff=1,
             in_channels=8,
             kernel_levels=(0, ),
@@ -43,17 +44,19 @@ def tiny_head():
     return head.eval()
 
 
-def sample_with_squares(boxes):
+def sample_with_squares(boxes, labels=None, num_things=1):
+    labels = [0] * len(boxes) if labels is None else labels
     masks = np.zeros((len(boxes), SIZE, SIZE), np.uint8)
-    sem = torch.ones(SIZE, SIZE, dtype=torch.long)  # stuff everywhere
+    # stuff everywhere
+    sem = torch.full((SIZE, SIZE), num_things, dtype=torch.long)
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         masks[i, y1:y2, x1:x2] = 1
-        sem[y1:y2, x1:x2] = 0
+        sem[y1:y2, x1:x2] = labels[i]
     sample = DetDataSample(metainfo=dict(
         img_shape=(SIZE, SIZE), batch_input_shape=(SIZE, SIZE)))
     sample.gt_instances = InstanceData(
         masks=BitmapMasks(masks, SIZE, SIZE),
-        labels=torch.zeros(len(boxes), dtype=torch.long),
+        labels=torch.tensor(labels, dtype=torch.long),
         bboxes=torch.tensor(boxes, dtype=torch.float32))
     sample.gt_sem_seg = PixelData(sem_seg=sem[None])
     return sample
@@ -91,10 +94,53 @@ def test_kernels_that_draw_the_object_and_one_that_draws_nothing():
     assert torch.allclose(stats['stride_iou'],
                           torch.tensor([140 / 144, 63 / 64]))
 
+    assert stats['predicted_area'].tolist() == [140, 0]
+    assert stats['on_same_class'].tolist() == [0, 0]
+    assert stats['on_other_class'].tolist() == [0, 0]
+
     rows = tool.summarise(stats, [10])
-    assert rows == [['< 10', 1, '0.000', '0.0', '0.00', '-', '0.984'],
-                    ['>= 10', 1, '0.972', '100.0', '0.97', '0.00', '0.972'],
-                    ['all', 2, '0.486', '50.0', '0.49', '0.00', '0.978']]
+    assert rows == [
+        ['< 10', 1, '0.000', '0.0', '0.00', '-', '-', '-', '0.984'],
+        ['>= 10', 1, '0.972', '100.0', '0.97', '0.00', '0.0', '0.0',
+         '0.972'],
+        ['all', 2, '0.486', '50.0', '0.49', '0.00', '0.0', '0.0', '0.978']
+    ]
+
+
+@pytest.mark.parametrize('neighbour_label', [0, 1])
+def test_mask_spilling_onto_a_neighbour_of_the_same_or_another_class(
+        neighbour_label):
+    tool = load_script(TOOL)
+    head = tiny_head(num_things=2)
+    # square A (label 0) at 8..20 and its neighbour B at x 20..28; the
+    # kernel at A's centre draws A and B's first column of cells (x 20..24)
+    sample = sample_with_squares([(8, 8, 20, 20), (20, 8, 28, 20)],
+                                 labels=[0, neighbour_label], num_things=2)
+    encoded = torch.zeros(1, 2, SIZE // 4, SIZE // 4)
+    encoded[0, 0, 2:5, 2:6] = 1
+    encoded[0, 1] = 1
+    level_size = (SIZE // 8, SIZE // 8)
+    kernel_map = torch.zeros(1, 2, *level_size)
+    kernel_map[0, :, 1, 1] = torch.tensor([40.0, -20.0])  # A's centre
+    kernel_map[0, :, 1, 3] = torch.tensor([0.0, -20.0])  # B's: nothing
+    outputs = ([torch.zeros(1, 2, *level_size)],
+               [torch.zeros(1, 2, *level_size)], [kernel_map], encoded)
+    stats = tool.centre_kernel_masks(head, outputs, sample, (SIZE, SIZE),
+                                     0.4)
+    # A's mask: rows 8..20 x cols 8..24 less its 4 corner pixels, two of
+    # which, (8, 23) and (19, 23), are in B: 46 of its pixels lie on B
+    assert stats['predicted_area'].tolist() == [188, 0]
+    assert torch.allclose(stats['iou'], torch.tensor([142 / 190, 0.0]))
+    on_b = [46, 0]
+    zero = [0, 0]
+    assert stats['on_same_class'].tolist() == (
+        on_b if neighbour_label == 0 else zero)
+    assert stats['on_other_class'].tolist() == (
+        zero if neighbour_label == 0 else on_b)
+    rows = tool.summarise(stats, [10])
+    share = f'{100 * 46 / 188:.1f}'
+    assert rows[-1][6:8] == ([share, '0.0'] if neighbour_label == 0 else
+                             ['0.0', share])
 
 
 def test_command_on_tiny_synthetic_data(tmp_path):

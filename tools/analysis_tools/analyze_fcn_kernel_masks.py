@@ -9,8 +9,10 @@ level the training targets assign it to (the kernel training selects,
 free of heatmap errors) generates a mask: sigmoid(kernel . F^e) upsampled
 bilinearly to the input and thresholded at the config's ``mask_thr``, as
 inference does. The best level's mask is compared with the object's mask:
-IoU, area ratio and the distance between the two centroids (pixels), by
-object size (sqrt of the mask area). The last column is the IoU the
+IoU, area ratio, the distance between the two centroids (pixels) and the
+share of the predicted mask's pixels that lie on other ground-truth things
+of the same class and of other classes (where a mask that spills over
+goes), by object size (sqrt of the mask area). The last column is the IoU the
 ground truth itself keeps through the encoded feature's stride (its soft
 training target at that stride, upsampled and thresholded the same way):
 the mask quality the stride allows.
@@ -88,8 +90,10 @@ def centre_kernel_masks(head, outputs: Tuple, data_sample,
     Returns:
         dict[str, Tensor]: per object, (K,) each: ``size`` (sqrt of the mask
         area), ``iou``, ``area_ratio`` (predicted / ground-truth area),
-        ``centroid_distance`` (pixels; nan for an empty mask) of the best
-        assigned level, and ``stride_iou`` (the ground truth through the
+        ``centroid_distance`` (pixels; nan for an empty mask),
+        ``predicted_area`` and the predicted pixels on other objects of the
+        same class (``on_same_class``) and of other classes
+        (``on_other_class``), all of the best assigned level's mask; and ``stride_iou`` (the ground truth through the
         encoded feature's stride).
     """
     center_logits, _, kernel_maps, encoded = outputs
@@ -128,11 +132,24 @@ def centre_kernel_masks(head, outputs: Tuple, data_sample,
         best_masks[index[better]] = masks[better]
     gt_area = gt_masks.flatten(1).sum(dim=1).float()
     shift = centroids(best_masks) - centroids(gt_masks)
+    # the other objects of each object's class and of the other classes
+    labels = data_sample.gt_instances.labels.to(gt_masks.device)
+    others = ~torch.eye(num_objects, dtype=torch.bool, device=labels.device)
+    same_class = (labels[:, None] == labels[None]) & others
+    gt_flat = gt_masks.flatten(1).float()
+    predicted = best_masks.flatten(1)
+    predicted_area = predicted.sum(dim=1).float()
+    on_same_class = (predicted & (same_class.float() @ gt_flat > 0)).sum(1)
+    on_other_class = (predicted &
+                      ((others & ~same_class).float() @ gt_flat > 0)).sum(1)
     return dict(
         size=gt_area.sqrt(),
         iou=best_iou.clamp(min=0),
-        area_ratio=best_masks.flatten(1).sum(dim=1).float() / gt_area,
+        area_ratio=predicted_area / gt_area,
         centroid_distance=shift.norm(dim=1),
+        predicted_area=predicted_area,
+        on_same_class=on_same_class.float(),
+        on_other_class=on_other_class.float(),
         stride_iou=mask_iou(upsampled(targets['thing_masks']), gt_masks))
 
 
@@ -140,7 +157,9 @@ def summarise(stats: Dict[str, Tensor],
               size_edges: Sequence[float]) -> List[list]:
     """One row per size bucket and one for all: label, objects, mean IoU,
     share with IoU > 0.5 (%), median area ratio, mean centroid distance
-    (over non-empty masks), mean stride IoU."""
+    (over non-empty masks), the shares (%) of all predicted pixels that lie
+    on other things of the same class and of other classes, mean stride
+    IoU."""
     names, bucket = size_buckets(stats['size'].numpy(), size_edges)
     bucket = torch.from_numpy(bucket)
     rows = []
@@ -148,11 +167,18 @@ def summarise(stats: Dict[str, Tensor],
         keep = bucket == index if label != 'all' else torch.ones_like(
             bucket, dtype=torch.bool)
         if not keep.any():
-            rows.append([label, 0] + ['-'] * 5)
+            rows.append([label, 0] + ['-'] * 7)
             continue
         iou = stats['iou'][keep]
         distance = stats['centroid_distance'][keep]
         distance = distance[~distance.isnan()]
+        predicted_area = stats['predicted_area'][keep].sum()
+
+        def share(key: str) -> str:
+            if predicted_area == 0:
+                return '-'
+            return f'{100 * stats[key][keep].sum() / predicted_area:.1f}'
+
         rows.append([
             label,
             int(keep.sum()),
@@ -160,6 +186,8 @@ def summarise(stats: Dict[str, Tensor],
             f'{100 * (iou > 0.5).float().mean():.1f}',
             f'{stats["area_ratio"][keep].quantile(0.5):.2f}',
             f'{distance.mean():.2f}' if len(distance) else '-',
+            share('on_same_class'),
+            share('on_other_class'),
             f'{stats["stride_iou"][keep].mean():.3f}',
         ])
     return rows
@@ -200,6 +228,7 @@ def main():
     }
     header = ['size (sqrt area)', 'GT things', 'mean IoU', 'IoU > 0.5 %',
               'area ratio (median)', 'centroid distance px',
+              'on same-class things %', 'on other-class things %',
               'stride IoU']
     print('Masks of the kernels at the ground-truth centres:')
     print(' | '.join(header))
