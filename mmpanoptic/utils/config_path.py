@@ -59,6 +59,19 @@ def add_checkpoint_run_args(parser) -> None:
         help='override settings of the config, key=value pairs')
 
 
+def add_size_edges_arg(parser) -> None:
+    """Add ``--size-edges`` (floats, default COCO's 32 and 96): the edges
+    of the object-size buckets of the analysis tools, in sqrt(area)
+    pixels (:func:`mmpanoptic.evaluation.functional.size_buckets`)."""
+    parser.add_argument(
+        '--size-edges',
+        type=float,
+        nargs='+',
+        default=[32, 96],
+        help='size bucket edges in sqrt(area) pixels (default: COCO small/'
+        'medium/large)')
+
+
 def load_run_config(config: str,
                     cfg_options: Optional[dict] = None,
                     launcher: str = 'none',

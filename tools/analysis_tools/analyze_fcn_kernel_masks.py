@@ -35,6 +35,7 @@ from torch import Tensor
 from mmpanoptic.evaluation.functional import size_buckets
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import (add_checkpoint_run_args,
+                                          add_size_edges_arg,
                                           load_run_config)
 
 
@@ -43,13 +44,7 @@ def parse_args():
         description='Masks of the kernels at the ground-truth centres of a '
         'Panoptic FCN checkpoint, by object size')
     add_checkpoint_run_args(parser)
-    parser.add_argument(
-        '--size-edges',
-        type=float,
-        nargs='+',
-        default=[32, 96],
-        help='size bucket edges in sqrt(area) pixels (default: COCO small/'
-        'medium/large)')
+    add_size_edges_arg(parser)
     return parser.parse_args()
 
 

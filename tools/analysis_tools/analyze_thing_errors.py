@@ -37,6 +37,7 @@ from mmengine.runner import Runner
 
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import (add_checkpoint_run_args,
+                                          add_size_edges_arg,
                                           load_run_config)
 
 
@@ -51,13 +52,7 @@ def parse_args():
         default=None,
         help='detection score needed to enter the panoptic output '
         '(default: from the config)')
-    parser.add_argument(
-        '--size-edges',
-        type=float,
-        nargs='+',
-        default=[32, 96],
-        help='size bucket edges in sqrt(area) pixels (default: COCO small/'
-        'medium/large)')
+    add_size_edges_arg(parser)
     return parser.parse_args()
 
 
