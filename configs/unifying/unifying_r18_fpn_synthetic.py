@@ -46,8 +46,9 @@ model = dict(
     # the paper's Lovasz softmax (App. B, its Cityscapes choice; mmseg's
     # LovaszLoss) at the baseline's semantic loss weight (0.5). Synthetic
     # val PQ with cross-entropy instead: 87.36, 87.13, 87.29, 87.30 (four
-    # runs); with Lovasz softmax: 88.02 and 87.62 (two runs; the baseline's
-    # config: 87.32, 87.58, 87.23, 87.55)
+    # runs, mean 87.27); with Lovasz softmax: 88.02, 87.62, 86.98, 87.29
+    # (mean 87.47; the baseline's config: 87.32, 87.58, 87.23, 87.55, mean
+    # 87.42)
     semantic_head=dict(
         decoder,
         num_things_classes=num_things,
