@@ -20,7 +20,7 @@ def test_forward_shapes_and_layers(deformable):
         feat_channels=24, out_channels=16, num_convs=3,
         deformable=deformable)
     head.init_weights()
-    out = head(_levels())
+    out = head(_levels(), with_feats=True)
     assert out['seg_preds'].shape == (2, 5, 32, 32)
     assert out['seg_feats'].shape == (2, 4 * 16, 32, 32)
     convs = [layer.conv for layer in head.subnet]
@@ -55,10 +55,36 @@ def test_shared_subnet_on_every_level():
         out_channels=8, num_convs=1, deformable=False)
     same = torch.randn(1, 8, 4, 4)
     levels = (same, same, same, same)
-    feats = head(levels)['seg_feats']
+    feats = head(levels, with_feats=True)['seg_feats']
     # identical inputs at equal size give four identical blocks
     blocks = feats.split(8, dim=1)
     assert all(torch.allclose(blocks[0], b) for b in blocks[1:])
+
+
+@pytest.mark.parametrize('num_convs', [1, 3])
+def test_logits_classify_the_concatenated_features(num_convs):
+    # per-level classification, then upsampling, equals the 1x1 classifier
+    # on the concatenation of the upsampled levels (both maps are linear)
+    head = UPSNetSemanticHead(
+        num_things_classes=3, num_stuff_classes=2, in_channels=32,
+        feat_channels=24, out_channels=16, num_convs=num_convs,
+        deformable=False)
+    head.init_weights()
+    torch.nn.init.normal_(head.conv_logits.weight)
+    torch.nn.init.normal_(head.conv_logits.bias)
+    levels = tuple(
+        torch.randn(2, 32, size, size + 3) for size in (20, 10, 5, 3, 2))
+    out = head(levels, with_feats=True)
+    assert 'seg_feats' not in head(levels)
+    expected_feats = torch.cat([
+        torch.nn.functional.interpolate(
+            head.subnet(level), size=(20, 23), mode='bilinear',
+            align_corners=False) for level in levels[:4]
+    ], dim=1)
+    torch.testing.assert_close(out['seg_feats'], expected_feats)
+    torch.testing.assert_close(out['seg_preds'],
+                               head.conv_logits(expected_feats))
+    torch.testing.assert_close(head(levels)['seg_preds'], out['seg_preds'])
 
 
 def _sample(size=32, with_boxes=True):
