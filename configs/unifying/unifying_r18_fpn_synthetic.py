@@ -84,7 +84,16 @@ model = dict(
         panoptic=dict(score_thr=0.5, max_per_img=50)),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=300),
-        rcnn=dict(score_thr=0.05),
+        # NMS IoU 0.3 instead of 0.5 for the detections fed to the panoptic
+        # submodule: in training the duplicates of a matched object are
+        # removed before that submodule (Sec. 3.5), so it never learns to
+        # suppress them, and the argmax splits an object between a
+        # detection and its duplicate (there is no merger to drop it).
+        # Chosen on the 200 *training* images (session 14, tools/test.py
+        # with the train split; 0.5 in training, unchanged): PQ 87.95 /
+        # 88.39 / 88.47 / 88.38 at 0.5 / 0.4 / 0.3 / 0.2 (run 7; another
+        # checkpoint 87.01 -> 87.88 at 0.3), RQ_th 91.5 -> 92.8
+        rcnn=dict(score_thr=0.05, nms=dict(iou_threshold=0.3)),
         # the stuff area limit of the baseline (64 px at 128 x 128); things
         # at input resolution (val PQ 85.9, 84.7 without; cheap at 128 px)
         panoptic=dict(score_thr=0.75, stuff_area_limit=64,
