@@ -13,6 +13,7 @@ too, and ship a ``.pth`` hook that makes the package directory visible where
 ``mmpanoptic/utils/mim_link.py``.
 """
 import importlib.util
+import os
 import os.path as osp
 import sys
 
@@ -105,17 +106,36 @@ except ImportError:  # setuptools < 64: `develop` is used, handled above
     pass
 
 
+def _build_cuda_extension(torch) -> bool:
+    """Whether to build the CUDA kernels: where torch has CUDA and a GPU and
+    the CUDA toolkit is found, or when forced with FORCE_CUDA=1 (a build
+    machine without a GPU; torch must still be a CUDA build)."""
+    from torch.utils.cpp_extension import CUDA_HOME
+    if os.getenv('FORCE_CUDA', '0') == '1':
+        if torch.version.cuda is None or CUDA_HOME is None:
+            raise RuntimeError(
+                'FORCE_CUDA=1 needs a CUDA build of torch (torch.version.cuda '
+                f'is {torch.version.cuda}) and the CUDA toolkit (CUDA_HOME is '
+                f'{CUDA_HOME})')
+        return True
+    return (torch.version.cuda is not None and torch.cuda.is_available()
+            and CUDA_HOME is not None)
+
+
 def get_extensions() -> list:
-    """C++ CPU kernels of mmpanoptic.ops (RoIUpsample; upsample-and-decide
-    for post-processing); the pure-PyTorch paths in
+    """Compiled kernels of mmpanoptic.ops: C++ CPU kernels of RoIUpsample
+    and of upsample-and-decide for post-processing, and RoIUpsample's CUDA
+    kernels where CUDA is available; the pure-PyTorch paths in
     mmpanoptic/ops/roi_upsample.py and resample.py stay the
     reference/fallback."""
     try:
-        from torch.utils.cpp_extension import BuildExtension, CppExtension
+        import torch
+        from torch.utils.cpp_extension import (BuildExtension, CppExtension,
+                                               CUDAExtension)
     except ImportError:  # torch absent at build time: pure-PyTorch ops only
         return []
     cmdclass['build_ext'] = BuildExtension
-    return [
+    extensions = [
         CppExtension(
             'mmpanoptic.ops._roi_upsample_ext',
             ['mmpanoptic/ops/csrc/roi_upsample_cpu.cpp'],
@@ -125,7 +145,13 @@ def get_extensions() -> list:
             ['mmpanoptic/ops/csrc/resample_cpu.cpp'],
             extra_compile_args=['-O3'])
     ]
-
+    if _build_cuda_extension(torch):
+        extensions.append(
+            CUDAExtension(
+                'mmpanoptic.ops._roi_upsample_cuda_ext',
+                ['mmpanoptic/ops/csrc/roi_upsample_cuda.cu'],
+                extra_compile_args=dict(cxx=['-O3'], nvcc=['-O3'])))
+    return extensions
 
 setup(
     name='mmpanoptic',

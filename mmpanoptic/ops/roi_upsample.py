@@ -40,15 +40,17 @@ Three implementations share the geometry:
 
 - ``'pytorch'``: the pure-PyTorch reference (``index_add_`` /
   ``index_select`` over all RoIs, points and corners at once), any device;
-- ``'compiled'``: mmpanoptic's C++ CPU kernels
-  (``mmpanoptic/ops/csrc/roi_upsample_cpu.cpp``, built by ``setup.py``),
-  the fast CPU path;
+- ``'compiled'``: mmpanoptic's own kernels, built by ``setup.py``: C++ for
+  CPU tensors (``mmpanoptic/ops/csrc/roi_upsample_cpu.cpp``) and CUDA for
+  CUDA tensors (``mmpanoptic/ops/csrc/roi_upsample_cuda.cu``, built only
+  where torch has CUDA and the CUDA toolkit is found, or with
+  ``FORCE_CUDA=1``);
 - ``'mmcv'``: mmcv's compiled RoIAlign kernels (RoIAlign on the ``sm x sm``
   grid with one sample per sub-bin has exactly the sample points above and
   its backward is the plain bilinear scatter), CPU or CUDA.
 
-``'auto'`` picks ``'compiled'`` for CPU tensors when it is built, else
-``'mmcv'`` on CPU/CUDA when mmcv has its ops, else ``'pytorch'``.
+``'auto'`` picks ``'compiled'`` when it is built for the tensors' device,
+else ``'mmcv'`` on CPU/CUDA when mmcv has its ops, else ``'pytorch'``.
 """
 from typing import Any, Optional, Sequence, Tuple
 
@@ -74,6 +76,11 @@ try:
 except ImportError:  # not built (run `make install`): other paths remain
     _roi_upsample_ext = None
 
+try:
+    from . import _roi_upsample_cuda_ext
+except ImportError:  # built only where torch has CUDA (see setup.py)
+    _roi_upsample_cuda_ext = None
+
 IMPLEMENTATIONS = ('auto', 'compiled', 'mmcv', 'pytorch')
 
 
@@ -88,10 +95,19 @@ def mmcv_kernel_available(device: torch.device) -> bool:
     return device_type == 'cpu'
 
 
+def _compiled_extension(device: torch.device) -> Optional[Any]:
+    """mmpanoptic's compiled RoIUpsample extension for ``device`` (C++ for
+    CPU, CUDA for CUDA), or None where it is not built."""
+    return {
+        'cpu': _roi_upsample_ext,
+        'cuda': _roi_upsample_cuda_ext
+    }.get(torch.device(device).type)
+
+
 def compiled_kernel_available(device: torch.device) -> bool:
-    """Whether mmpanoptic's C++ RoIUpsample kernels can run on ``device``."""
-    return _roi_upsample_ext is not None and torch.device(
-        device).type == 'cpu'
+    """Whether mmpanoptic's compiled RoIUpsample kernels (C++ on CPU, CUDA
+    on CUDA) can run on ``device``."""
+    return _compiled_extension(device) is not None
 
 
 def resolve_implementation(implementation: str,
@@ -111,8 +127,12 @@ def resolve_implementation(implementation: str,
             device):
         raise RuntimeError(
             'implementation="compiled" needs CPU tensors and the C++ '
-            'extension mmpanoptic.ops._roi_upsample_ext (built by '
-            '`make install` / `pip install -e .`); use "pytorch" otherwise')
+            'extension mmpanoptic.ops._roi_upsample_ext, or CUDA tensors '
+            'and the CUDA extension mmpanoptic.ops._roi_upsample_cuda_ext '
+            '(both built by `make install` / `pip install -e .`, the CUDA '
+            'one where torch has CUDA and the CUDA toolkit is found, or with '
+            f'FORCE_CUDA=1); got {torch.device(device).type} tensors. Use '
+            '"pytorch" otherwise')
     if implementation == 'mmcv' and not mmcv_kernel_available(device):
         raise RuntimeError('implementation="mmcv" needs mmcv built with ops '
                            'and CPU or CUDA tensors; use "pytorch"')
@@ -305,6 +325,9 @@ def _check_inputs(roi_feats: Tensor, rois: Tensor,
         raise ValueError('RoIUpsample expects rois of shape (N, 5) '
                          '(batch_index, x1, y1, x2, y2), got '
                          f'{tuple(rois.shape)}')
+    if rois.device != roi_feats.device:
+        raise ValueError(f'RoIUpsample got roi_feats on {roi_feats.device} '
+                         f'but rois on {rois.device}')
     if rois.shape[0] != roi_feats.shape[0]:
         raise ValueError(f'RoIUpsample got {roi_feats.shape[0]} RoI '
                          f'features but {rois.shape[0]} RoIs')
@@ -316,12 +339,17 @@ def _check_inputs(roi_feats: Tensor, rois: Tensor,
                          f'{sampling_ratio}')
     if rois.numel() > 0:
         batch_index = rois[:, 0]
-        if (batch_index < 0).any() or (batch_index >= out_shape[0]).any():
+        # one device -> host copy for both checks (a CUDA sync each)
+        bad_index, bad_box = torch.stack([
+            ((batch_index < 0) | (batch_index >= out_shape[0])).any(),
+            ((rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])).any()
+        ]).tolist()
+        if bad_index:
             raise ValueError('RoI batch indices must lie in [0, '
                              f'{out_shape[0]}), got '
                              f'{batch_index.min().item()}..'
                              f'{batch_index.max().item()}')
-        if ((rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])).any():
+        if bad_box:
             raise ValueError('RoIs must satisfy x2 >= x1 and y2 >= y1')
 
 
@@ -347,9 +375,9 @@ class RoIUpsampleFunction(Function):
             return roi_feats.new_zeros(full_shape)
         if implementation == 'compiled':
             out = roi_feats.new_zeros(full_shape)
-            _roi_upsample_ext.roi_upsample_forward(roi_feats.contiguous(),
-                                                   rois, out, spatial_scale,
-                                                   sampling_ratio)
+            _compiled_extension(roi_feats.device).roi_upsample_forward(
+                roi_feats.contiguous(), rois, out, spatial_scale,
+                sampling_ratio)
             return out
         geometry = roi_sample_geometry(
             rois, tuple(roi_feats.shape[2:]), (height, width), spatial_scale,
@@ -374,9 +402,8 @@ class RoIUpsampleFunction(Function):
             grad_feats = grad_out.new_zeros(ctx.roi_feats_shape)
         elif ctx.implementation == 'compiled':
             grad_feats = grad_out.new_zeros(ctx.roi_feats_shape)
-            _roi_upsample_ext.roi_upsample_backward(grad_out, rois,
-                                                    grad_feats,
-                                                    ctx.spatial_scale, s)
+            _compiled_extension(grad_out.device).roi_upsample_backward(
+                grad_out, rois, grad_feats, ctx.spatial_scale, s)
         elif ctx.implementation == 'mmcv':
             grad_feats = _gather_mmcv(grad_out, rois, ctx.geometry,
                                       tuple(ctx.roi_feats_shape[2:]),
@@ -404,8 +431,10 @@ def roi_upsample(roi_feats: Tensor,
         spatial_scale (float): output map size / image size (1 / stride).
         sampling_ratio (int): sample points per bin per axis (2: four
             points per bin as in the paper).
-        implementation (str): ``'auto'`` (mmcv kernels when available),
-            ``'mmcv'`` or ``'pytorch'`` (reference).
+        implementation (str): ``'auto'`` (the compiled kernels of the
+            tensors' device when built, else mmcv's when available, else
+            the reference), ``'compiled'``, ``'mmcv'`` or ``'pytorch'``
+            (the reference).
 
     Returns:
         Tensor: (B, C, H, W) upsampled features, zero where no RoI reaches.
@@ -427,7 +456,8 @@ class RoIUpsample(nn.Module):
         spatial_scale (float): output map size / image size.
         sampling_ratio (int): sample points per bin per axis; 2 in the
             paper.
-        implementation (str): ``'auto'``, ``'mmcv'`` or ``'pytorch'``.
+        implementation (str): ``'auto'``, ``'compiled'``, ``'mmcv'`` or
+            ``'pytorch'`` (see :func:`roi_upsample`).
     """
 
     def __init__(self,
