@@ -1,83 +1,14 @@
 """RoIUpsample against a brute-force loop implementation of AUNet eq. (5)-(6),
 gradient checks and the RoIAlign round trip."""
-import math
-
 import pytest
 import torch
 from mmcv.ops import roi_align
 
 from mmpanoptic.ops import RoIUpsample, roi_upsample
 from mmpanoptic.registry import MODELS
+from .roi_upsample_brute_force import brute_force_roi_upsample, random_rois
 
 IMPLS = ['pytorch', 'compiled', 'mmcv']
-
-
-def _axis_point(coord: float, size: int):
-    """mmcv's bilinear convention along one axis for one sample point:
-    None if dropped, else (low, high, fractional offset)."""
-    if coord < -1.0 or coord > size:
-        return None
-    coord = max(coord, 0.0)
-    low = int(math.floor(coord))
-    if low >= size - 1:
-        return size - 1, size - 1, 0.0
-    return low, low + 1, coord - low
-
-
-def brute_force_roi_upsample(roi_feats, rois, out_shape, spatial_scale,
-                             sampling_ratio=2):
-    """Eq. (5)-(6) with explicit loops over RoIs, bins, points, corners."""
-    batch, height, width = out_shape
-    n, channels, mh, mw = roi_feats.shape
-    out = torch.zeros(batch, channels, height, width, dtype=torch.float64)
-    s = sampling_ratio
-    for r in range(n):
-        b, x1, y1, x2, y2 = (float(v) for v in rois[r])
-        start_x, start_y = x1 * spatial_scale - 0.5, y1 * spatial_scale - 0.5
-        bin_w = (x2 - x1) * spatial_scale / mw
-        bin_h = (y2 - y1) * spatial_scale / mh
-        for i in range(mh):
-            for j in range(mw):
-                value = roi_feats[r, :, i, j].double() / (s * s)  # R(p_g)
-                for iy in range(s):
-                    for ix in range(s):
-                        py = start_y + (i + (iy + 0.5) / s) * bin_h
-                        px = start_x + (j + (ix + 0.5) / s) * bin_w
-                        ay, ax = _axis_point(py, height), _axis_point(
-                            px, width)
-                        if ay is None or ax is None:
-                            continue
-                        y_low, y_high, y = ay
-                        x_low, x_high, x = ax
-                        value_x = x**2 + (1 - x)**2  # eq. (6)
-                        value_y = y**2 + (1 - y)**2
-                        norm = value_x * value_y
-                        # eq. (5)
-                        out[int(b), :, y_low, x_low] += \
-                            (1 - x) * (1 - y) / norm * value
-                        out[int(b), :, y_low, x_high] += \
-                            x * (1 - y) / norm * value
-                        out[int(b), :, y_high, x_low] += \
-                            (1 - x) * y / norm * value
-                        out[int(b), :, y_high, x_high] += \
-                            x * y / norm * value
-    return out
-
-
-def _random_rois(num, batch, img_h, img_w, gen, min_size=2., max_size=40.,
-                 outside=True):
-    size = torch.rand(num, 2, generator=gen, dtype=torch.float64) * (
-        max_size - min_size) + min_size
-    lo = -0.4 * max_size if outside else 0.
-    x1 = torch.rand(num, generator=gen, dtype=torch.float64) * (
-        img_w - lo) + lo
-    y1 = torch.rand(num, generator=gen, dtype=torch.float64) * (
-        img_h - lo) + lo
-    if not outside:
-        x1 = x1.clamp(max=img_w - size[:, 0])
-        y1 = y1.clamp(max=img_h - size[:, 1])
-    b = torch.randint(0, batch, (num, ), generator=gen).double()
-    return torch.stack([b, x1, y1, x1 + size[:, 0], y1 + size[:, 1]], 1)
 
 
 @pytest.mark.parametrize('impl', IMPLS)
@@ -90,7 +21,7 @@ def test_matches_brute_force(impl, m, scale, sampling_ratio):
     batch, img_h, img_w = 2, 60, 76
     # sizes from sub-pixel to larger than the map; many partly outside and
     # overlapping (14 RoIs in a 60 x 76 image)
-    rois = _random_rois(14, batch, img_h, img_w, gen, 0.5, 70.)
+    rois = random_rois(14, batch, img_h, img_w, gen, 0.5, 70.)
     feats = torch.randn(14, 3, m, m, generator=gen, dtype=torch.float64)
     out_shape = (batch, round(img_h * scale), round(img_w * scale))
     expected = brute_force_roi_upsample(feats, rois, out_shape, scale,
@@ -106,7 +37,7 @@ def test_matches_brute_force(impl, m, scale, sampling_ratio):
 @pytest.mark.parametrize('impl', IMPLS)
 def test_float32_and_overlap_adds(impl):
     gen = torch.Generator().manual_seed(1)
-    rois = _random_rois(5, 1, 32, 32, gen, 4., 20.).float()
+    rois = random_rois(5, 1, 32, 32, gen, 4., 20.).float()
     feats = torch.randn(5, 2, 4, 4, generator=gen)
     out = roi_upsample(feats, rois, (1, 32, 32), 1.0, 2, impl)
     parts = sum(
@@ -138,7 +69,7 @@ def test_empty_rois_and_unreached_pixels_are_zero(impl):
 @pytest.mark.parametrize('impl', IMPLS)
 def test_gradcheck_float64(impl):
     gen = torch.Generator().manual_seed(5)
-    rois = _random_rois(6, 2, 20, 24, gen, 1., 16.)
+    rois = random_rois(6, 2, 20, 24, gen, 1., 16.)
     feats = torch.randn(6, 2, 3, 3, generator=gen, dtype=torch.float64,
                         requires_grad=True)
     assert torch.autograd.gradcheck(
@@ -150,7 +81,7 @@ def test_backward_is_adjoint_of_forward_brute_force():
     """<U(v), g> == <v, U^T(g)> with U from the brute force: the backward
     of both implementations is the exact adjoint of eq. (5)-(6)."""
     gen = torch.Generator().manual_seed(7)
-    rois = _random_rois(8, 2, 30, 30, gen, 1., 30.)
+    rois = random_rois(8, 2, 30, 30, gen, 1., 30.)
     feats = torch.randn(8, 2, 5, 5, generator=gen, dtype=torch.float64)
     grad_out = torch.randn(2, 2, 15, 15, generator=gen, dtype=torch.float64)
     lhs = (brute_force_roi_upsample(feats, rois, (2, 15, 15), 0.5) *
@@ -220,7 +151,7 @@ def test_traceable_with_sizes_from_tensor_shapes(impl):
     tensor's shape are traced tensors; the op takes them and the trace
     reproduces the eager result."""
     gen = torch.Generator().manual_seed(7)
-    rois = _random_rois(4, 2, 32, 32, gen, 4., 20.).float()
+    rois = random_rois(4, 2, 32, 32, gen, 4., 20.).float()
     feats = torch.randn(4, 3, 7, 7, generator=gen)
 
     class UpsampleToMap(torch.nn.Module):

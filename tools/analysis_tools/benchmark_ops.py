@@ -5,6 +5,11 @@ Both ops see the same RoIs, channels, feature map and RoI output size
 alternately in one process and reported side by side as a ratio (median of
 ``--repeats`` timed runs after warm-up).
 
+The reference is mmcv's RoIAlign where mmcv has compiled ops for the
+device, else torchvision's ``roi_align(aligned=True)`` (the same kernel
+geometry; e.g. on a GPU machine without the OpenMMLab stack, see
+tools/misc/run_cuda_op_tests.py).
+
 Example::
 
     python tools/analysis_tools/benchmark_ops.py --num-rois 100 1000 \
@@ -15,12 +20,12 @@ import statistics
 import time
 
 import torch
-from mmcv.ops import RoIAlign
 
-from mmpanoptic.ops import RoIUpsample
+from mmpanoptic.ops.roi_upsample import (RoIUpsample, mmcv_kernel_available,
+                                         resolve_implementation)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num-rois', type=int, nargs='+', default=[100, 1000])
     parser.add_argument('--channels', type=int, default=256)
@@ -42,7 +47,7 @@ def parse_args():
                         help='torch.set_num_threads (default: unchanged)')
     parser.add_argument('--with-pytorch', action='store_true',
                         help='also time the pure-PyTorch reference path')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def random_rois(num, batch, img_h, img_w, min_size, max_size, gen):
@@ -52,6 +57,25 @@ def random_rois(num, batch, img_h, img_w, min_size, max_size, gen):
     y1 = torch.rand(num, generator=gen) * (img_h - size[:, 1]).clamp(min=0)
     b = torch.randint(0, batch, (num, ), generator=gen).float()
     return torch.stack([b, x1, y1, x1 + size[:, 0], y1 + size[:, 1]], 1)
+
+
+def reference_roi_align(device, roi_size, spatial_scale):
+    """(name, callable(feature_map, rois)) of RoIAlign(aligned=True, avg,
+    sampling_ratio 2): mmcv's kernels where they run on ``device``, else
+    torchvision's."""
+    if mmcv_kernel_available(device):
+        from mmcv.ops import RoIAlign
+        return 'mmcv RoIAlign', RoIAlign(
+            roi_size, spatial_scale, sampling_ratio=2, pool_mode='avg',
+            aligned=True)
+    try:
+        from torchvision.ops import roi_align
+    except ImportError as error:
+        raise RuntimeError(
+            f'no RoIAlign to compare with on {device}: mmcv has no compiled '
+            'ops for it and torchvision is not installed') from error
+    return 'torchvision roi_align', lambda x, rois: roi_align(
+        x, rois, roi_size, spatial_scale, 2, aligned=True)
 
 
 def time_it(fn, device, repeats, warmup):
@@ -69,8 +93,8 @@ def time_it(fn, device, repeats, warmup):
     return statistics.median(times)
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -78,17 +102,19 @@ def main():
     height, width = args.map_size
     img_h, img_w = height / args.spatial_scale, width / args.spatial_scale
     m, channels = args.roi_size, args.channels
+    reference, roi_align = reference_roi_align(device, (m, m),
+                                               args.spatial_scale)
+    implementation = resolve_implementation('auto', device)
     print(f'device={device} threads={torch.get_num_threads()} '
           f'map=({args.batch_size}, {channels}, {height}, {width}) m={m} '
           f'scale={args.spatial_scale} RoI sides {args.min_roi}-'
-          f'{args.max_roi} px, median of {args.repeats}')
+          f'{args.max_roi} px, median of {args.repeats}; RoIAlign: '
+          f'{reference}; RoIUpsample: {implementation!r} kernels')
     header = (f'{"RoIs":>6} {"RoIAlign f+b (ms)":>18} '
               f'{"RoIUpsample f+b (ms)":>21} {"ratio":>6}')
     if args.with_pytorch:
         header += f' {"RoIUpsample[pytorch] (ms)":>26} {"ratio":>6}'
     print(header)
-    roi_align = RoIAlign((m, m), args.spatial_scale, sampling_ratio=2,
-                         pool_mode='avg', aligned=True)
     upsample = RoIUpsample(args.spatial_scale, sampling_ratio=2)
     upsample_pt = RoIUpsample(args.spatial_scale, sampling_ratio=2,
                               implementation='pytorch')
