@@ -165,3 +165,45 @@ def test_command_on_tiny_synthetic_data(tmp_path):
     assert [row[0] for row in table] == ['< 16', '>= 16', 'all']
     counts = [int(row[1]) for row in table]
     assert counts[2] == counts[0] + counts[1] > 0
+
+
+def test_annotations_are_loaded_before_the_resize():
+    tool = load_script(TOOL)
+    image = dict(type='LoadImageFromFile')
+    resize = dict(type='Resize', scale_factor=2.0, keep_ratio=True)
+    annotations = dict(type='LoadPanopticAnnotations')
+    pack = dict(type='PackDetInputs')
+    expected = [image, annotations, resize, pack]
+    assert tool.annotations_before_resize(
+        [image, resize, annotations, pack]) == expected
+    assert tool.annotations_before_resize(expected) == expected
+    with pytest.raises(ValueError, match='LoadPanopticAnnotations'):
+        tool.annotations_before_resize([image, resize, pack])
+
+
+def test_ground_truth_at_the_input_scale_of_a_resizing_config(tmp_path):
+    """With a 2x test resize, the reordered pipeline gives masks and the
+    semantic map of the resized image's size (the configs' own order
+    gives them at the original size, which the tool must not use)."""
+    from mmengine.config import Config
+    from mmengine.registry import DATASETS
+    register_all_modules()
+    tool = load_script(TOOL)
+    cfg = Config.fromfile(
+        REPO_ROOT + '/configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py')
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset_cfg.data_root = str(tmp_path / 'data') + '/'
+    dataset_cfg.generator = dict(
+        splits=dict(train=1, val=1), height=48, width=48, seed=0)
+    for step in dataset_cfg.pipeline:
+        if step['type'] == 'Resize':
+            step['scale_factor'] = 2.0
+    original = DATASETS.build(dataset_cfg)[0]['data_samples']
+    assert original.gt_instances.masks.height == 48
+    dataset_cfg.pipeline = tool.annotations_before_resize(dataset_cfg.pipeline)
+    item = DATASETS.build(dataset_cfg)[0]
+    sample = item['data_samples']
+    assert tuple(item['inputs'].shape[-2:]) == (96, 96)
+    assert sample.gt_instances.masks.height == 96
+    assert sample.gt_instances.masks.width == 96
+    assert tuple(sample.gt_sem_seg.sem_seg.shape[-2:]) == (96, 96)

@@ -17,6 +17,12 @@ ground truth itself keeps through the encoded feature's stride (its soft
 training target at that stride, upsampled and thresholded the same way):
 the mask quality the stride allows.
 
+Everything is measured at the network input's scale: where the test
+pipeline loads the annotations after its ``Resize`` (as the configs do, so
+that PQ is computed on the original image), the tool loads them right
+after the image instead, so that the resize scales them with the image;
+object sizes are then in input pixels.
+
 Example (the synthetic model; sizes for its 10-55 px objects)::
 
     python tools/analysis_tools/analyze_fcn_kernel_masks.py \\
@@ -46,6 +52,27 @@ def parse_args():
     add_checkpoint_run_args(parser)
     add_size_edges_arg(parser)
     return parser.parse_args()
+
+
+def annotations_before_resize(pipeline: List[dict]) -> List[dict]:
+    """The pipeline with the annotation loading moved to right after the
+    image loading, so that every later transform (resize, flip, pad)
+    applies to the ground truth as to the image.
+
+    Raises:
+        ValueError: no ``LoadImageFromFile`` or no annotation loading step.
+    """
+    types = [str(step.get('type', '')) for step in pipeline]
+    image = [i for i, t in enumerate(types) if t.endswith('LoadImageFromFile')]
+    annotations = [
+        i for i, t in enumerate(types) if t.endswith('LoadPanopticAnnotations')
+    ]
+    if not image or not annotations:
+        raise ValueError('the test pipeline needs LoadImageFromFile and '
+                         f'LoadPanopticAnnotations, got {types}')
+    steps = [step for i, step in enumerate(pipeline) if i != annotations[0]]
+    steps.insert(image[0] + 1, pipeline[annotations[0]])
+    return steps
 
 
 def mask_iou(masks: Tensor, targets: Tensor) -> Tensor:
@@ -88,8 +115,9 @@ def centre_kernel_masks(head, outputs: Tuple, data_sample,
         ``centroid_distance`` (pixels; nan for an empty mask),
         ``predicted_area`` and the predicted pixels on other objects of the
         same class (``on_same_class``) and of other classes
-        (``on_other_class``), all of the best assigned level's mask; and ``stride_iou`` (the ground truth through the
-        encoded feature's stride).
+        (``on_other_class``), all of the best assigned level's mask; and
+        ``stride_iou`` (the ground truth through the encoded feature's
+        stride).
     """
     center_logits, _, kernel_maps, encoded = outputs
     level_sizes = [tuple(c.shape[-2:]) for c in center_logits]
@@ -193,6 +221,11 @@ def main():
     register_all_modules(init_default_scope=False)
     cfg = load_run_config(args.config, args.cfg_options, 'none',
                           args.work_dir)
+    dataset_cfg = cfg.test_dataloader.dataset
+    try:
+        dataset_cfg.pipeline = annotations_before_resize(dataset_cfg.pipeline)
+    except ValueError as error:
+        raise ValueError(f'{args.config}: {error}') from None
     runner = Runner.from_cfg(cfg)
     model = runner.model
     if not hasattr(model, 'panoptic_head') or not hasattr(
