@@ -28,6 +28,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmpanoptic.registry import DATASETS
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import find_config
+from mmpanoptic.utils.panoptic_ids import id2rgb
 
 
 def panoptic_to_coco(panoptic_seg: np.ndarray, num_classes: int,
@@ -86,16 +87,6 @@ def panoptic_to_coco(panoptic_seg: np.ndarray, num_classes: int,
                     int(ys.max() - ys.min() + 1)
                 ]))
     return segment_ids, segments_info
-
-
-def segment_ids_to_rgb(segment_ids: np.ndarray) -> np.ndarray:
-    """COCO panoptic colours of segment ids: (H, W) -> (H, W, 3) uint8 RGB,
-    ``id = R + 256 G + 256^2 B``."""
-    segment_ids = np.asarray(segment_ids, dtype=np.int64)
-    return np.stack([
-        segment_ids % 256, segment_ids // 256 % 256,
-        segment_ids // 256**2 % 256
-    ], axis=-1).astype(np.uint8)
 
 
 class _Batches:
@@ -281,7 +272,7 @@ class PanopticInferencer(DetInferencer):
         os.makedirs(out_dir, exist_ok=True)
         png_path = osp.join(out_dir, stem + '.png')
         json_path = osp.join(out_dir, stem + '.json')
-        cv2.imwrite(png_path, segment_ids_to_rgb(segment_ids)[..., ::-1])
+        cv2.imwrite(png_path, id2rgb(segment_ids)[..., ::-1])
         mmengine.dump(
             dict(
                 file_name=osp.basename(png_path),

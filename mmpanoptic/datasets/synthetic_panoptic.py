@@ -23,6 +23,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmpanoptic.utils.panoptic_ids import id2rgb
+
 # Things first (mmdet and our metric require it), non-contiguous ids as in
 # COCO so that id -> label mapping is exercised.
 SYNTHETIC_CATEGORIES: List[dict] = [
@@ -55,20 +57,6 @@ SYNTHETIC_METAINFO = dict(
 _CAT_BY_NAME = {c['name']: c for c in SYNTHETIC_CATEGORIES}
 _MAX_SEGMENT_ID = 256**3 - 1
 VOID = 0
-
-
-def id2rgb(id_map: np.ndarray) -> np.ndarray:
-    """Encode segment ids as COCO panoptic colours. (H, W) -> (H, W, 3)."""
-    id_map = id_map.astype(np.int64)
-    return np.stack(
-        [id_map % 256, id_map // 256 % 256, id_map // 256**2 % 256],
-        axis=-1).astype(np.uint8)
-
-
-def rgb2id(rgb: np.ndarray) -> np.ndarray:
-    """Decode COCO panoptic colours to segment ids. (H, W, 3) -> (H, W)."""
-    rgb = rgb.astype(np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2]
 
 
 # --------------------------------------------------------------- textures

@@ -9,9 +9,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmpanoptic.apis import (PanopticInferencer, panoptic_to_coco,
-                             segment_ids_to_rgb)
-from mmpanoptic.datasets.synthetic_panoptic import rgb2id
+from mmpanoptic.apis import PanopticInferencer, panoptic_to_coco
+from mmpanoptic.utils import id2rgb, rgb2id
 
 from ..conftest import REPO_ROOT, tiny_synthetic_cfg_options
 
@@ -46,7 +45,7 @@ def test_panoptic_to_coco_by_hand():
 
 def test_segment_ids_to_rgb_round_trip():
     ids = np.array([[0, 1, 255], [256, 70000, 256**3 - 1]])
-    assert (rgb2id(segment_ids_to_rgb(ids)) == ids).all()
+    assert (rgb2id(id2rgb(ids)) == ids).all()
 
 
 @pytest.fixture(scope='module')

@@ -14,9 +14,9 @@ from mmengine.registry import DefaultScope
 from mmpanoptic.datasets import (PanopticDataError, SyntheticPanopticDataset,
                                  write_synthetic_panoptic)
 from mmpanoptic.datasets.synthetic_panoptic import (SYNTHETIC_CATEGORIES,
-                                                    SYNTHETIC_METAINFO,
-                                                    id2rgb, rgb2id)
+                                                    SYNTHETIC_METAINFO)
 from mmpanoptic.registry import MODELS
+from mmpanoptic.utils import id2rgb, rgb2id
 from mmpanoptic.utils import register_all_modules
 
 from ..conftest import REPO_ROOT

@@ -7,10 +7,9 @@ import pytest
 
 from mmpanoptic.datasets.synthetic_panoptic import (SYNTHETIC_CATEGORIES,
                                                     SYNTHETIC_METAINFO,
-                                                    id2rgb,
                                                     make_panoptic_sample,
-                                                    rgb2id,
                                                     write_synthetic_panoptic)
+from mmpanoptic.utils import id2rgb, rgb2id
 
 
 def _load_split(root, split):

@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 from panopticapi.evaluation import PQStat, pq_compute_single_core
 
-from mmpanoptic.evaluation import INSTANCE_OFFSET, id_to_rgb
+from mmpanoptic.evaluation import INSTANCE_OFFSET
+from mmpanoptic.utils import id2rgb
 
 # things first (as the dataset classes), non-contiguous category ids
 CATEGORIES = [
@@ -161,7 +162,7 @@ def write_case(root: str, name: str, images: list) -> Tuple[str, str]:
         file_name = f'{image_id:06d}.png'
         cv2.imwrite(
             osp.join(gt_dir, file_name),
-            id_to_rgb(gt_id_map)[..., ::-1])
+            id2rgb(gt_id_map)[..., ::-1])
         gt_anns.append(
             dict(
                 image_id=image_id,
@@ -185,7 +186,7 @@ def write_case(root: str, name: str, images: list) -> Tuple[str, str]:
         pred_png = pred_ids[np.searchsorted(values, pred)]
         cv2.imwrite(
             osp.join(pred_dir, file_name),
-            id_to_rgb(pred_png)[..., ::-1])
+            id2rgb(pred_png)[..., ::-1])
         pred_anns.append(
             dict(
                 image_id=image_id,

@@ -12,8 +12,9 @@ import torch
 from mmengine.registry import init_default_scope
 
 from mmpanoptic.evaluation import (INSTANCE_OFFSET, PanopticMetric,
-                                   decode_panoptic_png, id_to_rgb, rgb_to_id)
+                                   decode_panoptic_png)
 from mmpanoptic.registry import METRICS
+from mmpanoptic.utils import id2rgb, rgb2id
 from .panoptic_cases import (CATEGORIES, METAINFO, NUM_CLASSES, NUM_THINGS,
                              random_ground_truth, random_prediction,
                              reference_pq, write_case)
@@ -314,7 +315,7 @@ def test_clear_errors(tmp_path):
 def test_png_decoding_matches_panopticapi_rgb2id(tmp_path):
     ids = np.random.default_rng(0).integers(0, 256**3, (7, 9))
     path = str(tmp_path / 'ids.png')
-    cv2.imwrite(path, id_to_rgb(ids)[..., ::-1])
+    cv2.imwrite(path, id2rgb(ids)[..., ::-1])
     with open(path, 'rb') as f:
         decoded = decode_panoptic_png(f.read())
     from panopticapi.utils import rgb2id
@@ -322,7 +323,7 @@ def test_png_decoding_matches_panopticapi_rgb2id(tmp_path):
     np.testing.assert_array_equal(decoded, ids)
     np.testing.assert_array_equal(
         rgb2id(np.array(Image.open(path), np.uint32)), ids)
-    np.testing.assert_array_equal(rgb_to_id(id_to_rgb(ids)), ids)
+    np.testing.assert_array_equal(rgb2id(id2rgb(ids)), ids)
 
 
 # ------------------------------------------------ real COCO panoptic images
@@ -412,7 +413,7 @@ def test_coco_sample_perturbed_prediction_equals_panopticapi(tmp_path):
                     category_id=label_to_cat[value % INSTANCE_OFFSET]))
         cv2.imwrite(
             str(pred_dir / annotation['file_name']),
-            id_to_rgb(pred_ids[np.searchsorted(values, pred)])[..., ::-1])
+            id2rgb(pred_ids[np.searchsorted(values, pred)])[..., ::-1])
         pred_anns.append(
             dict(
                 image_id=annotation['image_id'],

@@ -7,7 +7,7 @@ import sys
 import cv2
 
 from mmpanoptic.datasets import write_synthetic_panoptic
-from mmpanoptic.datasets.synthetic_panoptic import id2rgb, rgb2id
+from mmpanoptic.utils import id2rgb, rgb2id
 
 from ..conftest import REPO_ROOT
 

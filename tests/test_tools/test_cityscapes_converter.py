@@ -11,7 +11,7 @@ import pytest
 
 from mmpanoptic.datasets.cityscapes_panoptic import \
     CITYSCAPES_PANOPTIC_METAINFO
-from mmpanoptic.evaluation import rgb_to_id
+from mmpanoptic.utils import rgb2id
 from ..conftest import load_script
 from ..test_datasets.test_cityscapes_panoptic import (CONVERTER,
                                                       HAND_MADE_SEGMENTS,
@@ -20,7 +20,7 @@ from ..test_datasets.test_cityscapes_panoptic import (CONVERTER,
 
 
 def _read_ids(path):
-    return rgb_to_id(cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., ::-1])
+    return rgb2id(cv2.imread(path, cv2.IMREAD_UNCHANGED)[..., ::-1])
 
 
 @pytest.fixture(scope='module')

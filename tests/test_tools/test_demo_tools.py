@@ -12,7 +12,7 @@ import torch
 import yaml
 from mmengine.config import Config
 
-from mmpanoptic.datasets.synthetic_panoptic import rgb2id
+from mmpanoptic.utils import rgb2id
 from mmpanoptic.utils.config_path import find_config
 
 from ..conftest import REPO_ROOT, load_script, tiny_synthetic_cfg_options

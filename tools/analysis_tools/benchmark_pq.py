@@ -37,7 +37,8 @@ import numpy as np
 import torch
 from panopticapi.evaluation import pq_compute_single_core
 
-from mmpanoptic.evaluation import INSTANCE_OFFSET, PanopticMetric, id_to_rgb
+from mmpanoptic.evaluation import INSTANCE_OFFSET, PanopticMetric
+from mmpanoptic.utils import id2rgb
 
 NUM_THINGS, NUM_STUFF = 80, 53  # COCO panoptic
 NUM_CLASSES = NUM_THINGS + NUM_STUFF
@@ -113,7 +114,7 @@ def write_dataset(root, rng, num_images, height, width):
     for image_id in range(num_images):
         gt, segments_info, pred = make_image(rng, height, width)
         name = f'{image_id:06d}.png'
-        cv2.imwrite(osp.join(gt_dir, name), id_to_rgb(gt)[..., ::-1])
+        cv2.imwrite(osp.join(gt_dir, name), id2rgb(gt)[..., ::-1])
         gt_anns.append(
             dict(
                 image_id=image_id, file_name=name,
@@ -131,7 +132,7 @@ def write_dataset(root, rng, num_images, height, width):
                     category_id=int(value % INSTANCE_OFFSET) + 1))
         cv2.imwrite(
             osp.join(pred_dir, name),
-            id_to_rgb(pred_ids[np.searchsorted(values, pred)])[..., ::-1])
+            id2rgb(pred_ids[np.searchsorted(values, pred)])[..., ::-1])
         pred_anns.append(
             dict(
                 image_id=image_id, file_name=name,

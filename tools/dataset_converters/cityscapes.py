@@ -39,7 +39,7 @@ from mmengine.utils import track_parallel_progress, track_progress
 
 from mmpanoptic.datasets.cityscapes_panoptic import (CITYSCAPES_STUFF,
                                                      CITYSCAPES_THINGS)
-from mmpanoptic.evaluation import id_to_rgb
+from mmpanoptic.utils import id2rgb
 
 IGNORE_LABEL = 255
 CLASSES = CITYSCAPES_THINGS + CITYSCAPES_STUFF  # (name, label id, colour)
@@ -136,7 +136,7 @@ def convert_one(instance_file: str, panoptic_dir: str,
     panoptic_name = f'{stem}_gtFine_panoptic.png'
     cv2.imwrite(
         osp.join(panoptic_dir, panoptic_name),
-        id_to_rgb(panoptic)[..., ::-1])
+        id2rgb(panoptic)[..., ::-1])
     label_ids = _read(
         instance_file.replace('_instanceIds.png', '_labelIds.png'))
     semantic = label_id_to_train_label()[label_ids]

@@ -19,7 +19,7 @@ from collections import Counter
 import cv2
 import numpy as np
 
-from mmpanoptic.datasets.synthetic_panoptic import rgb2id
+from mmpanoptic.utils import rgb2id
 from mmpanoptic.datasets.validation import (annotation_problems,
                                             category_problems,
                                             panoptic_png_problems)

@@ -8,7 +8,7 @@ from mmengine.fileio import get
 
 from mmpanoptic.registry import TRANSFORMS
 from ..coco_panoptic import PanopticDataError
-from ..synthetic_panoptic import rgb2id
+from mmpanoptic.utils.panoptic_ids import rgb2id
 from ..validation import panoptic_png_problems
 
 

@@ -75,19 +75,6 @@ class PanopticImageStats(NamedTuple):
     iou: np.ndarray
 
 
-def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
-    """COCO panoptic colours to ids. (H, W, 3) RGB -> (H, W) int64."""
-    rgb = rgb.astype(np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
-
-
-def id_to_rgb(id_map: np.ndarray) -> np.ndarray:
-    """Ids to COCO panoptic colours. (H, W) -> (H, W, 3) uint8 RGB."""
-    id_map = id_map.astype(np.int64)
-    return np.stack([id_map % 256, id_map // 256 % 256, id_map // 65536 % 256],
-                    axis=-1).astype(np.uint8)
-
-
 def decode_panoptic_png(png_bytes: bytes, name: str = '') -> np.ndarray:
     """Decode a COCO panoptic PNG to packed ids without a colour-to-id pass.
 

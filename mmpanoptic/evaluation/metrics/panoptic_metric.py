@@ -17,10 +17,11 @@ from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable
 
 from mmpanoptic.registry import METRICS
+from mmpanoptic.utils.panoptic_ids import id2rgb
 from ..functional.panoptic_quality import (
     FIRST_SEGMENT_ROW, INSTANCE_OFFSET, GroundTruthSegments,
     PanopticImageStats, SegmentIdIndexer, accumulate_image_stats,
-    decode_panoptic_png, id_to_rgb, pq_average, pq_stats_single_image,
+    decode_panoptic_png, pq_average, pq_stats_single_image,
     segments_from_json, semantic_confusion)
 
 
@@ -236,7 +237,7 @@ class PanopticMetric(BaseMetric):
         id_map = segment_id[np.searchsorted(values, pan)]
         file_name = osp.splitext(osp.basename(
             data_sample['img_path']))[0] + '.png'
-        ok, png = cv2.imencode('.png', id_to_rgb(id_map)[..., ::-1])
+        ok, png = cv2.imencode('.png', id2rgb(id_map)[..., ::-1])
         if not ok:
             raise RuntimeError(f'Could not encode the PNG of {file_name}.')
         put(png.tobytes(),
