@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/schedules/schedule_synthetic.py',
     '../_base_/synthetic_runtime.py',
 ]
-num_things, num_stuff = 4, 4
+num_things_classes, num_stuff_classes = 4, 4
 norm_cfg = dict(type='GN', num_groups=16, requires_grad=True)
 
 model = dict(
@@ -27,17 +27,19 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(
-            in_channels=128, fc_out_channels=256, num_classes=num_things),
+            in_channels=128,
+            fc_out_channels=256,
+            num_classes=num_things_classes),
         mask_roi_extractor=dict(out_channels=128),
         mask_head=dict(
             num_convs=2,
             in_channels=128,
             conv_out_channels=128,
-            num_classes=num_things,
+            num_classes=num_things_classes,
             norm_cfg=norm_cfg)),
     semantic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         in_channels=128,
         feat_channels=64,  # the baseline's semantic inner channels
         rpn_channels=128,
@@ -46,7 +48,8 @@ model = dict(
     # lambda_4 = 0.5: the baseline's semantic loss weight
     loss_weights=dict(rpn=1.0, rcnn=1.0, mask=1.0, seg=0.5),
     panoptic_fusion_head=dict(
-        num_things_classes=num_things, num_stuff_classes=num_stuff),
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),

@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/schedules/schedule_synthetic.py',
     '../_base_/synthetic_runtime.py',
 ]
-num_things, num_stuff = 4, 4
+num_things_classes, num_stuff_classes = 4, 4
 
 model = dict(
     type='PanopticFCN',
@@ -41,8 +41,8 @@ model = dict(
         num_outs=6),  # P2..P7
     panoptic_head=dict(
         type='PanopticFCNHead',
-        num_things=num_things,
-        num_stuff=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         in_channels=128,
         position_head=dict(
             channels=128,

@@ -9,12 +9,12 @@ _base_ = [
     '../_base_/datasets/cityscapes_panoptic.py',
     '../_base_/default_runtime.py',
 ]
-num_things, num_stuff = 8, 11
+num_things_classes, num_stuff_classes = 8, 11
 
 model = dict(
     panoptic_head=dict(
-        num_things=num_things,
-        num_stuff=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         instance_scales=((1, 128), (64, 256), (128, 512), (256, 1024),
                          (512, 2048)),
         loss_segment=dict(type='WeightedDiceLoss', loss_weight=4.0)),

@@ -7,14 +7,11 @@ _base_ = [
     '../_base_/schedules/schedule_synthetic.py',
     '../_base_/synthetic_runtime.py',
 ]
-num_things, num_stuff = 4, 4
+num_things_classes, num_stuff_classes = 4, 4
 
 model = dict(
-    backbone=dict(
-        depth=18,
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None),  # from scratch: nothing is downloaded
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False,
+                  init_cfg=None),  # from scratch: nothing is downloaded
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
     rpn_head=dict(
         in_channels=128,
@@ -24,21 +21,24 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(
-            in_channels=128, fc_out_channels=256, num_classes=num_things),
+            in_channels=128,
+            fc_out_channels=256,
+            num_classes=num_things_classes),
         mask_roi_extractor=dict(out_channels=128),
         mask_head=dict(
             num_convs=2,
             in_channels=128,
             conv_out_channels=128,
-            num_classes=num_things)),
+            num_classes=num_things_classes)),
     semantic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         in_channels=128,
         inner_channels=64,
         norm_cfg=dict(type='GN', num_groups=16, requires_grad=True)),
     panoptic_fusion_head=dict(
-        num_things_classes=num_things, num_stuff_classes=num_stuff),
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
         rcnn=dict(sampler=dict(num=128))),

@@ -10,7 +10,7 @@ _base_ = [
     '../_base_/schedules/schedule_synthetic.py',
     '../_base_/synthetic_runtime.py',
 ]
-num_things, num_stuff = 4, 4
+num_things_classes, num_stuff_classes = 4, 4
 # plain convs: mmcv's deformable convs are ~9x a dense conv on CPU
 decoder = dict(
     type='UPSNetSemanticHead',
@@ -22,11 +22,8 @@ decoder = dict(
     norm_cfg=dict(type='GN', num_groups=16, requires_grad=True))
 
 model = dict(
-    backbone=dict(
-        depth=18,
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None),  # from scratch: nothing is downloaded
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False,
+                  init_cfg=None),  # from scratch: nothing is downloaded
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=128),
     rpn_head=dict(
         in_channels=128,
@@ -36,13 +33,15 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(
-            in_channels=128, fc_out_channels=256, num_classes=num_things),
+            in_channels=128,
+            fc_out_channels=256,
+            num_classes=num_things_classes),
         mask_roi_extractor=dict(out_channels=128),
         mask_head=dict(
             num_convs=2,
             in_channels=128,
             conv_out_channels=128,
-            num_classes=num_things)),
+            num_classes=num_things_classes)),
     # the paper's Lovasz softmax (App. B, its Cityscapes choice; mmseg's
     # LovaszLoss) at the baseline's semantic loss weight (0.5). Synthetic
     # val PQ with cross-entropy instead: 87.36, 87.13, 87.29, 87.30 (four
@@ -53,8 +52,8 @@ model = dict(
     # NMS 0.3 below (session 14): 88.12 and 87.42
     semantic_head=dict(
         decoder,
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         loss_seg=dict(
             _delete_=True,
             type='mmseg.LovaszLoss',
@@ -69,8 +68,12 @@ model = dict(
     # 0.5, 85.9 at 0.75 (0.3-0.9 checked: 83.3-85.9); C with 0.75 also in
     # training 84.8. With this file's other settings: B 86.6, C 87.1-87.4
     potential_head=dict(
-        num_things_classes=num_things, num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         variant='C'),
+    panoptic_fusion_head=dict(
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
     affinity_head=dict(affinity_channels=128, decoder=decoder),
     # 4x the baseline-matched 1.0: the matching loss is the only signal of
     # the affinity head, and 800 iterations are few. Synthetic val PQ, one
@@ -97,8 +100,8 @@ model = dict(
         rcnn=dict(score_thr=0.05, nms=dict(iou_threshold=0.3)),
         # the stuff area limit of the baseline (64 px at 128 x 128); things
         # at input resolution (val PQ 85.9, 84.7 without; cheap at 128 px)
-        panoptic=dict(score_thr=0.75, stuff_area_limit=64,
-                      full_resolution_things=True)))
+        panoptic=dict(
+            score_thr=0.75, stuff_area_limit=64, full_resolution_things=True)))
 
 # AdamW (lr 1e-3, weight decay 0.05) instead of the schedule's SGD for this
 # from-scratch 800-iteration budget (warm-up, step and grad clip kept), as
@@ -106,5 +109,4 @@ model = dict(
 # weight 1.0, the inference of 2026-11-21: SGD lr 0.02 85.9 (PQ_th 75.5);
 # AdamW lr 1e-3 86.6 (PQ_th 76.2).
 optim_wrapper = dict(
-    optimizer=dict(
-        _delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))

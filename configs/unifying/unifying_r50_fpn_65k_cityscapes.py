@@ -10,7 +10,7 @@ _base_ = [
     '../_base_/datasets/cityscapes_panoptic.py',
     '../_base_/default_runtime.py',
 ]
-num_things, num_stuff = 8, 11
+num_things_classes, num_stuff_classes = 8, 11
 det_loss_weight = 0.25
 
 model = dict(
@@ -19,15 +19,15 @@ model = dict(
         loss_bbox=dict(loss_weight=det_loss_weight)),
     roi_head=dict(
         bbox_head=dict(
-            num_classes=num_things,
+            num_classes=num_things_classes,
             loss_cls=dict(loss_weight=det_loss_weight),
             loss_bbox=dict(loss_weight=det_loss_weight)),
         mask_head=dict(
-            num_classes=num_things,
+            num_classes=num_things_classes,
             loss_mask=dict(loss_weight=det_loss_weight))),
     semantic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         num_convs=2,  # UPSNet's Cityscapes head
         loss_seg=dict(
             _delete_=True,
@@ -37,9 +37,12 @@ model = dict(
             reduction='none',
             loss_weight=1.0)),
     potential_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         variant='B'),
+    panoptic_fusion_head=dict(
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
     affinity_head=dict(decoder=dict(num_convs=2)),
     loss_panoptic=dict(loss_weight=1.0),
     train_cfg=dict(panoptic=dict(score_thr=0.5)),
@@ -77,8 +80,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
     dict(
-        type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0,
-        end=500),
+        type='LinearLR', start_factor=1 / 3, by_epoch=False, begin=0, end=500),
     dict(
         type='MultiStepLR',
         begin=0,

@@ -4,5 +4,4 @@
 _base_ = './unifying_r50_fpn_65k_cityscapes_ablation-c2.py'
 
 model = dict(
-    panoptic_fusion_head=dict(type='HeuristicFusionHead'),
     test_cfg=dict(panoptic=dict(inference='heuristic', mask_overlap=0.5)))

@@ -4,5 +4,5 @@
 _base_ = './upsnet_r50_fpn_1x_coco.py'
 
 model = dict(
-    panoptic_head=dict(loss_panoptic=None),
+    panoptic_fusion_head=dict(loss_panoptic=None),
     test_cfg=dict(panoptic=dict(fusion='heuristic', heuristic_overlap=0.5)))

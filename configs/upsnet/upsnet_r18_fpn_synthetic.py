@@ -7,14 +7,11 @@ _base_ = [
     '../_base_/schedules/schedule_synthetic.py',
     '../_base_/synthetic_runtime.py',
 ]
-num_things, num_stuff = 4, 4
+num_things_classes, num_stuff_classes = 4, 4
 
 model = dict(
-    backbone=dict(
-        depth=18,
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None),  # from scratch: nothing is downloaded
+    backbone=dict(depth=18, frozen_stages=-1, norm_eval=False,
+                  init_cfg=None),  # from scratch: nothing is downloaded
     # plain FPN: the paper adds the res5 context on COCO only
     neck=dict(type='FPN', in_channels=[64, 128, 256, 512], out_channels=128),
     rpn_head=dict(
@@ -25,19 +22,21 @@ model = dict(
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(
-            in_channels=128, fc_out_channels=256, num_classes=num_things),
+            in_channels=128,
+            fc_out_channels=256,
+            num_classes=num_things_classes),
         mask_roi_extractor=dict(out_channels=128),
         mask_head=dict(
             num_convs=2,
             in_channels=128,
             conv_out_channels=128,
-            num_classes=num_things)),
+            num_classes=num_things_classes)),
     # 2 deformable layers as on Cityscapes: 128 -> 64 -> 64, with GN as the
     # baseline's semantic head (without it, training from scratch at lr 0.02
     # diverged after the warm-up: semantic loss 0.58 -> 1.85, PQ 0.1)
     semantic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         in_channels=128,
         feat_channels=128,
         out_channels=64,
@@ -47,9 +46,9 @@ model = dict(
         # loss weights of Cityscapes/"others" in the paper: 1.0 / 0.2 / 0.5
         loss_seg=dict(loss_weight=1.0),
         loss_roi=dict(loss_weight=0.2)),
-    panoptic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+    panoptic_fusion_head=dict(
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         loss_panoptic=dict(loss_weight=0.5)),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),

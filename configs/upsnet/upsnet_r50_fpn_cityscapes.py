@@ -9,22 +9,22 @@ _base_ = [
     '../_base_/datasets/cityscapes_panoptic.py',
     '../_base_/default_runtime.py',
 ]
-num_things, num_stuff = 8, 11
+num_things_classes, num_stuff_classes = 8, 11
 
 model = dict(
     neck=dict(type='FPN'),
     roi_head=dict(
-        bbox_head=dict(num_classes=num_things),
-        mask_head=dict(num_classes=num_things)),
+        bbox_head=dict(num_classes=num_things_classes),
+        mask_head=dict(num_classes=num_things_classes)),
     semantic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         num_convs=2,
         loss_seg=dict(loss_weight=1.0),
         loss_roi=dict(loss_weight=0.2)),
-    panoptic_head=dict(
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+    panoptic_fusion_head=dict(
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         loss_panoptic=dict(loss_weight=0.5)),
     test_cfg=dict(panoptic=dict(stuff_area_limit=2048)))
 

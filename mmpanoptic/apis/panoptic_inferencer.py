@@ -31,16 +31,18 @@ from mmpanoptic.utils.config_path import find_config
 from mmpanoptic.utils.panoptic_ids import id2rgb
 
 
-def panoptic_to_coco(panoptic_seg: np.ndarray, num_classes: int,
-                     num_things: Optional[int] = None
-                     ) -> Tuple[np.ndarray, List[dict]]:
+def panoptic_to_coco(
+        panoptic_seg: np.ndarray,
+        num_classes: int,
+        num_things_classes: Optional[int] = None
+) -> Tuple[np.ndarray, List[dict]]:
     """mmdet's panoptic map -> COCO panoptic segment ids and segments_info.
 
     Args:
         panoptic_seg (np.ndarray): (H, W) int, ``label + instance_id *
             INSTANCE_OFFSET``, ``label == num_classes`` is VOID.
         num_classes (int): Things + stuff.
-        num_things (int, optional): Labels ``[0, num_things)`` are things;
+        num_things_classes (int, optional): Labels ``[0, T)`` are things;
             None: a segment is a thing when its instance id is > 0.
 
     Returns:
@@ -69,10 +71,10 @@ def panoptic_to_coco(panoptic_seg: np.ndarray, num_classes: int,
     for value, label, segment_id in zip(values[kept], labels[kept],
                                         new_ids[kept]):
         ys, xs = np.nonzero(segment_ids == segment_id)
-        if num_things is None:
+        if num_things_classes is None:
             is_thing = value // INSTANCE_OFFSET > 0
         else:
-            is_thing = label < num_things
+            is_thing = label < num_things_classes
         segments_info.append(
             dict(
                 id=int(segment_id),
@@ -157,8 +159,8 @@ class PanopticInferencer(DetInferencer):
         checkpoint_meta = {}
         if checkpoint is not None:
             _load_checkpoint_to_model(model, checkpoint)
-            checkpoint_meta = checkpoint.get('meta', {}).get(
-                'dataset_meta', {})
+            checkpoint_meta = checkpoint.get('meta',
+                                             {}).get('dataset_meta', {})
         else:
             warnings.warn('No checkpoint given: the predictions come from a '
                           'randomly initialised model.')
@@ -166,9 +168,10 @@ class PanopticInferencer(DetInferencer):
         test_dataset_cfg['lazy_init'] = True  # only the metainfo is needed
         dataset_meta = dict(DATASETS.build(test_dataset_cfg).metainfo)
         if checkpoint_meta:
-            dataset_meta.update(
-                {k.lower(): v
-                 for k, v in checkpoint_meta.items()})
+            dataset_meta.update({
+                k.lower(): v
+                for k, v in checkpoint_meta.items()
+            })
         elif checkpoint is not None:
             warnings.warn('The checkpoint holds no dataset_meta: using the '
                           'classes of the config\'s test dataset.')
@@ -202,8 +205,7 @@ class PanopticInferencer(DetInferencer):
         """mmdet's batches, with their number (for the progress bar)."""
         count = math.ceil(len(inputs) / batch_size)
         return _Batches(
-            super().preprocess(inputs, batch_size=batch_size, **kwargs),
-            count)
+            super().preprocess(inputs, batch_size=batch_size, **kwargs), count)
 
     def __call__(self,
                  inputs,
@@ -243,7 +245,8 @@ class PanopticInferencer(DetInferencer):
             **kwargs)
 
     # ----------------------------------------------------------- outputs
-    def pred2dict(self, data_sample: DetDataSample,
+    def pred2dict(self,
+                  data_sample: DetDataSample,
                   pred_out_dir: str = '') -> Dict:
         """A prediction in COCO panoptic format, written under
         ``pred_out_dir/panoptic`` unless ``pred_out_dir`` is ''."""

@@ -1,9 +1,9 @@
 from .cityscapes_panoptic import CityscapesPanopticDataset
 from .coco_panoptic import CocoPanopticDataset, PanopticDataError
-from .synthetic_dataset import SyntheticPanopticDataset
-from .synthetic_panoptic import (SYNTHETIC_CATEGORIES, SYNTHETIC_METAINFO,
-                                 make_panoptic_sample,
-                                 write_synthetic_panoptic)
+from .synthetic_generator import (SYNTHETIC_CATEGORIES, SYNTHETIC_METAINFO,
+                                  make_panoptic_sample,
+                                  write_synthetic_panoptic)
+from .synthetic_panoptic import SyntheticPanopticDataset
 from .transforms import LoadPanopticAnnotations
 
 __all__ = [

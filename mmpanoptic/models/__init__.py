@@ -1,2 +1,9 @@
-from . import detectors, layers, losses, necks, panoptic_fcn  # noqa: F401
-from . import panoptic_heads, seg_heads, test_time_augs  # noqa: F401
+"""Models, one folder per method (upsnet, aunet, unifying, panoptic_fcn);
+``building_blocks`` holds what two or more of them use."""
+from . import aunet, building_blocks, panoptic_fcn, unifying, upsnet  # noqa
+from .aunet import AUNet
+from .panoptic_fcn import PanopticFCN
+from .unifying import UnifyingPanopticSegmentor
+from .upsnet import UPSNet
+
+__all__ = ['UPSNet', 'AUNet', 'UnifyingPanopticSegmentor', 'PanopticFCN']

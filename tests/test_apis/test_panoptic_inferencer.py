@@ -23,7 +23,7 @@ def test_panoptic_to_coco_by_hand():
     pan = np.array([[5, 5, 1002],
                     [8, 2001, 1002],
                     [8, 2001, 3]])
-    ids, segments = panoptic_to_coco(pan, num_classes=8, num_things=4)
+    ids, segments = panoptic_to_coco(pan, num_classes=8, num_things_classes=4)
     # values sorted: 3, 5, 1002, 2001 -> ids 1..4, VOID -> 0
     assert ids.tolist() == [[2, 2, 3], [0, 4, 3], [0, 4, 1]]
     assert segments == [
@@ -36,7 +36,7 @@ def test_panoptic_to_coco_by_hand():
         dict(id=4, category_id=1, isthing=1, iscrowd=0, area=2,
              bbox=[1, 1, 1, 2]),
     ]
-    # without num_things: a thing is a segment with an instance id
+    # without num_things_classes: a thing is a segment with an instance id
     _, segments = panoptic_to_coco(pan, num_classes=8)
     assert [s['isthing'] for s in segments] == [0, 0, 1, 1]
     with pytest.raises(ValueError, match='out of range'):

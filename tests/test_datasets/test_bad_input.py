@@ -13,11 +13,10 @@ from mmengine.registry import DefaultScope
 
 from mmpanoptic.datasets import (PanopticDataError, SyntheticPanopticDataset,
                                  write_synthetic_panoptic)
-from mmpanoptic.datasets.synthetic_panoptic import (SYNTHETIC_CATEGORIES,
-                                                    SYNTHETIC_METAINFO)
+from mmpanoptic.datasets.synthetic_generator import (SYNTHETIC_CATEGORIES,
+                                                     SYNTHETIC_METAINFO)
 from mmpanoptic.registry import MODELS
-from mmpanoptic.utils import id2rgb, rgb2id
-from mmpanoptic.utils import register_all_modules
+from mmpanoptic.utils import id2rgb, register_all_modules, rgb2id
 
 from ..conftest import REPO_ROOT
 

@@ -16,7 +16,6 @@ from mmpanoptic.registry import DATASETS, METRICS
 
 from ..conftest import REPO_ROOT, load_script
 
-
 CONVERTER = 'tools/dataset_converters/cityscapes.py'
 
 # Cityscapes label ids used below

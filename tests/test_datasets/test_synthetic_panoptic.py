@@ -5,10 +5,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mmpanoptic.datasets.synthetic_panoptic import (SYNTHETIC_CATEGORIES,
-                                                    SYNTHETIC_METAINFO,
-                                                    make_panoptic_sample,
-                                                    write_synthetic_panoptic)
+from mmpanoptic.datasets.synthetic_generator import (SYNTHETIC_CATEGORIES,
+                                                     SYNTHETIC_METAINFO,
+                                                     make_panoptic_sample,
+                                                     write_synthetic_panoptic)
 from mmpanoptic.utils import id2rgb, rgb2id
 
 

@@ -318,11 +318,11 @@ def test_png_decoding_matches_panopticapi_rgb2id(tmp_path):
     cv2.imwrite(path, id2rgb(ids)[..., ::-1])
     with open(path, 'rb') as f:
         decoded = decode_panoptic_png(f.read())
-    from panopticapi.utils import rgb2id
+    from panopticapi.utils import rgb2id as panopticapi_rgb2id
     from PIL import Image
     np.testing.assert_array_equal(decoded, ids)
     np.testing.assert_array_equal(
-        rgb2id(np.array(Image.open(path), np.uint32)), ids)
+        panopticapi_rgb2id(np.array(Image.open(path), np.uint32)), ids)
     np.testing.assert_array_equal(rgb2id(id2rgb(ids)), ids)
 
 
@@ -535,16 +535,18 @@ def test_many_segments_and_huge_instance_ids(tmp_path):
     labels = rng.integers(0, NUM_CLASSES, 400)
     gt_map = ids[gt_index]
     segments = [
-        dict(id=int(ids[k]), category_id=CATEGORIES[labels[k]]['id'],
-             iscrowd=int(labels[k] < NUM_THINGS and rng.random() < 0.1),
-             area=16) for k in range(400)
+        dict(
+            id=int(ids[k]),
+            category_id=CATEGORIES[labels[k]]['id'],
+            iscrowd=int(labels[k] < NUM_THINGS and rng.random() < 0.1),
+            area=16) for k in range(400)
     ]
     shifted = np.roll(gt_index, (1, 0), axis=(0, 1))
-    relabel = np.where(rng.random(400) < 0.2,
-                       rng.integers(0, NUM_CLASSES, 400), labels)
+    relabel = np.where(
+        rng.random(400) < 0.2, rng.integers(0, NUM_CLASSES, 400), labels)
     pred = relabel[shifted] + (shifted + 1) * INSTANCE_OFFSET
-    gt_json, pred_json = write_case(str(tmp_path), 'many',
-                                    [(0, gt_map, segments, pred)])
+    gt_json, pred_json = write_case(
+        str(tmp_path), 'many', [(0, gt_map, segments, pred)])
     reference = reference_pq(gt_json, pred_json)
     _assert_equal_to_reference(
         _evaluate(_metric(gt_json), [_sample(0, pred)]), reference)

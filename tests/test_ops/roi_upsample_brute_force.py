@@ -19,7 +19,10 @@ def _axis_point(coord: float, size: int):
     return low, low + 1, coord - low
 
 
-def brute_force_roi_upsample(roi_feats, rois, out_shape, spatial_scale,
+def brute_force_roi_upsample(roi_feats,
+                             rois,
+                             out_shape,
+                             spatial_scale,
                              sampling_ratio=2):
     """Eq. (5)-(6) with explicit loops over RoIs, bins, points, corners."""
     batch, height, width = out_shape
@@ -38,8 +41,8 @@ def brute_force_roi_upsample(roi_feats, rois, out_shape, spatial_scale,
                     for ix in range(s):
                         py = start_y + (i + (iy + 0.5) / s) * bin_h
                         px = start_x + (j + (ix + 0.5) / s) * bin_w
-                        ay, ax = _axis_point(py, height), _axis_point(
-                            px, width)
+                        ay, ax = _axis_point(py,
+                                             height), _axis_point(px, width)
                         if ay is None or ax is None:
                             continue
                         y_low, y_high, y = ay
@@ -59,15 +62,22 @@ def brute_force_roi_upsample(roi_feats, rois, out_shape, spatial_scale,
     return out
 
 
-def random_rois(num, batch, img_h, img_w, gen, min_size=2., max_size=40.,
-                 outside=True):
-    size = torch.rand(num, 2, generator=gen, dtype=torch.float64) * (
-        max_size - min_size) + min_size
+def random_rois(num,
+                batch,
+                img_h,
+                img_w,
+                gen,
+                min_size=2.,
+                max_size=40.,
+                outside=True):
+    size = torch.rand(
+        num, 2, generator=gen,
+        dtype=torch.float64) * (max_size - min_size) + min_size
     lo = -0.4 * max_size if outside else 0.
-    x1 = torch.rand(num, generator=gen, dtype=torch.float64) * (
-        img_w - lo) + lo
-    y1 = torch.rand(num, generator=gen, dtype=torch.float64) * (
-        img_h - lo) + lo
+    x1 = torch.rand(
+        num, generator=gen, dtype=torch.float64) * (img_w - lo) + lo
+    y1 = torch.rand(
+        num, generator=gen, dtype=torch.float64) * (img_h - lo) + lo
     if not outside:
         x1 = x1.clamp(max=img_w - size[:, 0])
         y1 = y1.clamp(max=img_h - size[:, 1])

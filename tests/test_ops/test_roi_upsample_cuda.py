@@ -30,11 +30,9 @@ def test_cuda_extension_is_built_and_chosen():
 
 
 @pytest.mark.parametrize('impl', IMPLS)
-@pytest.mark.parametrize('m,scale,sampling_ratio', [(2, 1.0, 2),
-                                                    (7, 0.25, 2),
+@pytest.mark.parametrize('m,scale,sampling_ratio', [(2, 1.0, 2), (7, 0.25, 2),
                                                     (14, 0.5, 2),
-                                                    (28, 0.25, 2),
-                                                    (3, 0.5, 3),
+                                                    (28, 0.25, 2), (3, 0.5, 3),
                                                     (4, 1.0, 1)])
 def test_matches_brute_force_on_cuda(impl, m, scale, sampling_ratio):
     gen = torch.Generator().manual_seed(m)
@@ -62,8 +60,8 @@ def test_cuda_kernels_match_cpu_kernels_at_aunet_size():
     gen = torch.Generator().manual_seed(0)
     rois = random_rois(300, 2, 800, 1216, gen, 16., 224., outside=False)
     feats = torch.randn(300, 256, 14, 14, generator=gen, dtype=torch.float64)
-    grad_map = torch.randn(2, 256, 200, 304, generator=gen,
-                           dtype=torch.float64)
+    grad_map = torch.randn(
+        2, 256, 200, 304, generator=gen, dtype=torch.float64)
     outputs, grads = [], []
     for device, impl in (('cpu', 'compiled'), ('cuda', 'compiled')):
         f = feats.to(device, copy=True).requires_grad_()
@@ -93,8 +91,8 @@ def test_low_precision_on_cuda(dtype, tol):
                        'compiled')
     assert got.dtype == dtype
     scale = expected.abs().max()
-    torch.testing.assert_close(got.double().cpu() / scale,
-                               expected / scale, rtol=0, atol=tol)
+    torch.testing.assert_close(
+        got.double().cpu() / scale, expected / scale, rtol=0, atol=tol)
     got.float().sum().backward()
     assert f.grad.dtype == dtype and torch.isfinite(f.grad).all()
 
@@ -108,9 +106,10 @@ def test_empty_rois_and_unreached_pixels_are_zero_on_cuda(impl):
     assert torch.count_nonzero(out) == 0
     out.sum().backward()
     assert feats.grad.shape == (0, 4, 14, 14)
-    out = roi_upsample(torch.ones(1, 1, 2, 2, device=CUDA),
-                       torch.tensor([[0., 0., 0., 4., 4.]], device=CUDA),
-                       (1, 16, 16), 1.0, 2, impl)
+    out = roi_upsample(
+        torch.ones(1, 1, 2, 2, device=CUDA),
+        torch.tensor([[0., 0., 0., 4., 4.]], device=CUDA), (1, 16, 16), 1.0, 2,
+        impl)
     assert torch.count_nonzero(out[..., 6:, :]) == 0
     assert torch.count_nonzero(out[..., 6:]) == 0
     assert out.sum() > 0
@@ -123,8 +122,9 @@ def test_gradcheck_float64_on_cuda(impl):
     feats = torch.randn(6, 2, 3, 3, generator=gen, dtype=torch.float64)
     feats = feats.cuda().requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda f: roi_upsample(f, rois, (2, 10, 12), 0.5, 2, impl),
-        (feats, ), eps=1e-6, atol=1e-8)
+        lambda f: roi_upsample(f, rois, (2, 10, 12), 0.5, 2, impl), (feats, ),
+        eps=1e-6,
+        atol=1e-8)
 
 
 def test_backward_is_adjoint_of_brute_force_on_cuda():
@@ -133,8 +133,8 @@ def test_backward_is_adjoint_of_brute_force_on_cuda():
     rois = random_rois(8, 2, 30, 30, gen, 1., 30.)
     feats = torch.randn(8, 2, 5, 5, generator=gen, dtype=torch.float64)
     grad_out = torch.randn(2, 2, 15, 15, generator=gen, dtype=torch.float64)
-    lhs = (brute_force_roi_upsample(feats, rois, (2, 15, 15), 0.5) *
-           grad_out).sum()
+    lhs = (brute_force_roi_upsample(feats, rois,
+                                    (2, 15, 15), 0.5) * grad_out).sum()
     for impl in IMPLS:
         f = feats.cuda().requires_grad_()
         roi_upsample(f, rois.cuda(), (2, 15, 15), 0.5, 2,
@@ -166,9 +166,10 @@ def test_round_trip_with_roi_align_on_cuda(impl):
     roi_align = _roi_align_cuda()
     gen = torch.Generator().manual_seed(3)
     feats = torch.randn(3, 5, 4, 4, generator=gen, dtype=torch.float64)
-    rois = torch.tensor([[0, 5.2, 3.6, 37.2, 35.6],
-                         [0, 44.3, 40.1, 96.3, 92.1],
-                         [1, 9.9, 13.3, 47.9, 51.3]], dtype=torch.float64)
+    rois = torch.tensor(
+        [[0, 5.2, 3.6, 37.2, 35.6], [0, 44.3, 40.1, 96.3, 92.1],
+         [1, 9.9, 13.3, 47.9, 51.3]],
+        dtype=torch.float64)
     out = roi_upsample(feats.cuda(), rois.cuda(), (2, 50, 50), 0.5, 2, impl)
     pooled = roi_align(out, rois.cuda(), (4, 4), 0.5, 2)
     torch.testing.assert_close(pooled.cpu() * 4, feats)
@@ -176,5 +177,6 @@ def test_round_trip_with_roi_align_on_cuda(impl):
 
 def test_inputs_on_two_devices_are_refused():
     with pytest.raises(ValueError, match='rois on cpu'):
-        roi_upsample(torch.ones(1, 2, 2, 2, device=CUDA),
-                     torch.tensor([[0., 0, 0, 8, 8]]), (1, 4, 4))
+        roi_upsample(
+            torch.ones(1, 2, 2, 2, device=CUDA),
+            torch.tensor([[0., 0, 0, 8, 8]]), (1, 4, 4))

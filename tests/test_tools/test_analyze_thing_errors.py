@@ -65,27 +65,32 @@ def test_a_model_that_detects_nothing(tmp_path):
 
     data_root = str(tmp_path / 'data')
     result = subprocess.run(
-        [sys.executable, osp.join(REPO_ROOT, TOOL), CONFIG, checkpoint,
-         '--size-edges', '16', '32', '--work-dir', str(tmp_path / 'work'),
-         '--cfg-options'] + tiny_synthetic_cli_options(data_root, val=2),
-        capture_output=True, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            osp.join(REPO_ROOT, TOOL), CONFIG, checkpoint, '--size-edges',
+            '16', '32', '--work-dir',
+            str(tmp_path / 'work'), '--cfg-options'
+        ] + tiny_synthetic_cli_options(data_root, val=2),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
 
     annotations = json.load(
         open(osp.join(data_root, 'annotations/panoptic_val.json')))
     is_thing = {c['id']: c['isthing'] for c in annotations['categories']}
-    num_things = sum(
+    num_things_classes = sum(
         is_thing[s['category_id']] and not s.get('iscrowd', 0)
         for a in annotations['annotations'] for s in a['segments_info'])
-    assert num_things > 0
-    metrics = dict(
-        re.findall(r'thing_errors/(\w+): ([\d.]+)', output))
+    assert num_things_classes > 0
+    metrics = dict(re.findall(r'thing_errors/(\w+): ([\d.]+)', output))
     assert int(metrics['matched']) == 0
-    assert int(metrics['no_detection']) == num_things
+    assert int(metrics['no_detection']) == num_things_classes
     assert int(metrics['below_cut_off']) == int(metrics['lost']) == 0
     assert int(metrics['false_positives']) == 0
     assert float(metrics['PQ_th']) == 0.0
     assert 'panoptic cut-off 0.75' in output  # from the config
     # the size table: three buckets and the total, recall 0
-    assert re.search(r'\| all +\| ' + str(num_things) + r' +\| 0\.0 ', output)
+    assert re.search(r'\| all +\| ' + str(num_things_classes) + r' +\| 0\.0 ',
+                     output)

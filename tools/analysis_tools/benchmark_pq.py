@@ -52,18 +52,19 @@ META = dict(
     stuff_classes=tuple(c['name'] for c in CATEGORIES[NUM_THINGS:]))
 
 
-def make_image(rng, height, width, num_stuff=8, num_things=28):
+def make_image(rng, height, width, num_stuff_classes=8, num_things_classes=28):
     """GT id map (0 = VOID), segments_info, and an mmdet prediction."""
     # stuff: Voronoi cells of a few seeds (smooth borders, like real data)
     ys, xs = np.mgrid[0:height, 0:width]
-    seeds = rng.uniform([0, 0], [height, width], size=(num_stuff, 2))
+    seeds = rng.uniform([0, 0], [height, width], size=(num_stuff_classes, 2))
     dist = ((ys[None] - seeds[:, 0, None, None])**2 +
             (xs[None] - seeds[:, 1, None, None])**2)
-    segment = np.argmin(dist, axis=0).astype(np.int64)  # 0..num_stuff-1
-    labels = list(rng.integers(NUM_THINGS, NUM_CLASSES, num_stuff))
-    crowd = [False] * num_stuff
+    segment = np.argmin(
+        dist, axis=0).astype(np.int64)  # 0..num_stuff_classes-1
+    labels = list(rng.integers(NUM_THINGS, NUM_CLASSES, num_stuff_classes))
+    crowd = [False] * num_stuff_classes
     # things: ellipses of many sizes on top, a few crowd
-    for k in range(num_things):
+    for k in range(num_things_classes):
         cy, cx = rng.uniform(0, height), rng.uniform(0, width)
         ry = rng.uniform(0.02, 0.15) * height
         rx = rng.uniform(0.02, 0.15) * width

@@ -7,7 +7,7 @@ Example:
 import argparse
 import time
 
-from mmpanoptic.datasets.synthetic_panoptic import write_synthetic_panoptic
+from mmpanoptic.datasets.synthetic_generator import write_synthetic_panoptic
 
 
 def parse_args():

@@ -84,8 +84,8 @@ KEY_RULES: List[Tuple[str, Callable[[re.Match], str]]] = [
     (r'rpn\.bbox_pred\.(?P<param>weight|bias)',
      lambda m: f'rpn_head.rpn_reg.{m["param"]}'),
     (r'rcnn\.fc(?P<fc>[67])\.0\.(?P<param>weight|bias)',
-     lambda m:
-     f'roi_head.bbox_head.shared_fcs.{int(m["fc"]) - 6}.{m["param"]}'),
+     lambda m: f'roi_head.bbox_head.shared_fcs.{int(m["fc"]) - 6}.{m["param"]}'
+     ),
     (r'rcnn\.cls_score\.(?P<param>weight|bias)',
      lambda m: f'roi_head.bbox_head.fc_cls.{m["param"]}'),
     (r'rcnn\.bbox_pred\.(?P<param>weight|bias)',
@@ -98,8 +98,7 @@ KEY_RULES: List[Tuple[str, Callable[[re.Match], str]]] = [
     (r'mask_branch\.mask_score\.(?P<param>weight|bias)',
      lambda m: f'roi_head.mask_head.conv_logits.{m["param"]}'),
     (r'fcn_head\.fcn_subnet\.conv\.(?P<layer>\d+)\.0\.conv_offset\.'
-     r'(?P<param>weight|bias)',
-     lambda m:
+     r'(?P<param>weight|bias)', lambda m:
      f'semantic_head.subnet.{m["layer"]}.conv.conv_offset.{m["param"]}'),
     (r'fcn_head\.fcn_subnet\.conv\.(?P<layer>\d+)\.0\.conv\.weight',
      lambda m: f'semantic_head.subnet.{m["layer"]}.conv.weight'),
@@ -148,18 +147,21 @@ def expected_official_keys(state_dict: StateDict) -> List[str]:
             ]
     convs = [f'fpn.fpn_p{level}_1x1' for level in range(2, 6)]
     convs += [f'fpn.fpn_p{level}' for level in range(2, 6)]
-    convs += ['fpn.fpn_gap', 'rpn.conv_proposal.0', 'rpn.cls_score',
-              'rpn.bbox_pred', 'rcnn.fc6.0', 'rcnn.fc7.0', 'rcnn.cls_score',
-              'rcnn.bbox_pred']
+    convs += [
+        'fpn.fpn_gap', 'rpn.conv_proposal.0', 'rpn.cls_score', 'rpn.bbox_pred',
+        'rcnn.fc6.0', 'rcnn.fc7.0', 'rcnn.cls_score', 'rcnn.bbox_pred'
+    ]
     convs += [f'mask_branch.mask_conv{i}.0' for i in range(1, 5)]
     convs += ['mask_branch.mask_deconv1.0', 'mask_branch.mask_score']
     prefix = 'fcn_head.fcn_subnet.conv'
     for layer in range(max(_count_indexed(state_dict, prefix), 1)):
-        convs += [f'{prefix}.{layer}.0.conv_offset',
-                  f'{prefix}.{layer}.0.conv']
+        convs += [
+            f'{prefix}.{layer}.0.conv_offset', f'{prefix}.{layer}.0.conv'
+        ]
     convs.append('fcn_head.score')
-    keys += [f'{conv}.{param}' for conv in convs
-             for param in ('weight', 'bias')]
+    keys += [
+        f'{conv}.{param}' for conv in convs for param in ('weight', 'bias')
+    ]
     return keys
 
 
@@ -170,23 +172,26 @@ def _count_indexed(state_dict: StateDict, prefix: str) -> int:
     return max(indices) + 1 if indices else 0
 
 
-def stuff_first_to_things_first(num_things: int, num_stuff: int) -> Tensor:
+def stuff_first_to_things_first(num_things_classes: int,
+                                num_stuff_classes: int) -> Tensor:
     """Official semantic channel of each mmdet channel: mmdet's thing ``t``
-    is the official ``num_stuff + t``, its stuff ``num_things + s`` the
-    official ``s`` (both orders keep the category order within things and
+    is the official ``num_stuff_classes + t``, its stuff
+    ``num_things_classes + s`` the official ``s`` (both orders keep the category order within things and
     within stuff; UPSNet's init_coco.py builds its order from COCO's)."""
     return torch.cat([
-        torch.arange(num_stuff, num_stuff + num_things),
-        torch.arange(num_stuff)
+        torch.arange(num_stuff_classes,
+                     num_stuff_classes + num_things_classes),
+        torch.arange(num_stuff_classes)
     ])
 
 
-def background_last(num_things: int) -> Tensor:
+def background_last(num_things_classes: int) -> Tensor:
     """Official class of each mmdet classifier output: things 1..T first,
     the background (official 0) last."""
-    return torch.cat(
-        [torch.arange(1, num_things + 1),
-         torch.zeros(1, dtype=torch.long)])
+    return torch.cat([
+        torch.arange(1, num_things_classes + 1),
+        torch.zeros(1, dtype=torch.long)
+    ])
 
 
 def _deform_bias_as_bn(bias: Tensor, prefix: str) -> StateDict:
@@ -227,25 +232,29 @@ def convert(official: StateDict) -> StateDict:
             unknown.append(key)
     if unknown:
         raise ConversionError(f'{len(unknown)} unknown keys: {unknown}')
-    missing = [key for key in expected_official_keys(official)
-               if key not in official]
+    missing = [
+        key for key in expected_official_keys(official) if key not in official
+    ]
     if missing:
         raise ConversionError(f'{len(missing)} missing keys: {missing}')
 
-    num_things = official['rcnn.cls_score.weight'].shape[0] - 1
-    num_stuff = official['fcn_head.score.weight'].shape[0] - num_things
-    if num_stuff < 0:
+    num_things_classes = official['rcnn.cls_score.weight'].shape[0] - 1
+    num_stuff_classes = official['fcn_head.score.weight'].shape[
+        0] - num_things_classes
+    if num_stuff_classes < 0:
         raise ConversionError(
-            f'fcn_head.score has {num_stuff + num_things} channels, fewer '
-            f'than the {num_things} thing classes of rcnn.cls_score')
-    classes = background_last(num_things)
-    semantic_channels = stuff_first_to_things_first(num_things, num_stuff)
-    _check_rows(official, 'mask_branch.mask_score', num_things + 1)
+            'fcn_head.score has '
+            f'{num_stuff_classes + num_things_classes} channels, fewer '
+            f'than the {num_things_classes} thing classes of rcnn.cls_score')
+    classes = background_last(num_things_classes)
+    semantic_channels = stuff_first_to_things_first(num_things_classes,
+                                                    num_stuff_classes)
+    _check_rows(official, 'mask_branch.mask_score', num_things_classes + 1)
     box_deltas = official['rcnn.bbox_pred.weight'].shape[0]
-    if box_deltas not in (4 * 2, 4 * (num_things + 1)):
+    if box_deltas not in (4 * 2, 4 * (num_things_classes + 1)):
         raise ConversionError(
             f'rcnn.bbox_pred has {box_deltas} outputs: neither class-agnostic '
-            f'(8) nor class-specific ({4 * (num_things + 1)})')
+            f'(8) nor class-specific ({4 * (num_things_classes + 1)})')
 
     converted = OrderedDict()
     for key, value in renamed.items():
@@ -305,14 +314,15 @@ def main() -> None:
         state_dict = convert(official)
     except ConversionError as error:
         raise SystemExit(f'{args.src}: {error}') from None
-    num_things = state_dict['roi_head.bbox_head.fc_cls.weight'].shape[0] - 1
+    num_things_classes = state_dict['roi_head.bbox_head.fc_cls.weight'].shape[
+        0] - 1
     num_classes = state_dict['semantic_head.conv_logits.weight'].shape[0]
     meta = dict(
         converted_from=osp.basename(args.src),
         source='uber-research/UPSNet',
         config=TARGET_CONFIG,
-        num_things_classes=num_things,
-        num_stuff_classes=num_classes - num_things,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_classes - num_things_classes,
         reg_class_agnostic=(
             state_dict['roi_head.bbox_head.fc_reg.weight'].shape[0] == 4))
     torch.save(dict(state_dict=state_dict, meta=meta), args.dst)

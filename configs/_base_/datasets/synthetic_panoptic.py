@@ -1,4 +1,4 @@
-# The embedded synthetic dataset (mmpanoptic/datasets/synthetic_panoptic.py):
+# The embedded synthetic dataset (mmpanoptic/datasets/synthetic_generator.py):
 # COCO panoptic files, written under `data_root` on first use, deterministic.
 dataset_type = 'SyntheticPanopticDataset'
 data_root = 'data/synthetic_panoptic/'

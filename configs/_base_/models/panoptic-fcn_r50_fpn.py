@@ -2,7 +2,7 @@
 # configs that bring their own dataset and schedule. Values follow the
 # official code (dvlab-research/PanopticFCN) except where a comment says
 # otherwise.
-num_things, num_stuff = 80, 53
+num_things_classes, num_stuff_classes = 80, 53
 
 model = dict(
     type='PanopticFCN',
@@ -40,8 +40,8 @@ model = dict(
         num_outs=6),  # P2..P7
     panoptic_head=dict(
         type='PanopticFCNHead',
-        num_things=num_things,
-        num_stuff=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         in_channels=256,
         kernel_levels=(1, 2, 3, 4, 5),  # P3..P7: kernel generator
         encoder_levels=(0, 1, 2, 3),  # P2..P5: semantic FPN

@@ -6,7 +6,7 @@
 # variant C, detection cut-off 0.75); the Cityscapes configs override them.
 # Written in full (not inherited from mmdet's Mask R-CNN base) so that its
 # type names resolve in mmpanoptic's scope.
-num_things, num_stuff = 80, 53
+num_things_classes, num_stuff_classes = 80, 53
 det_loss_weight = 1.0
 norm_gn = dict(type='GN', num_groups=32, requires_grad=True)
 semantic_decoder = dict(
@@ -78,7 +78,7 @@ model = dict(
             in_channels=256,
             fc_out_channels=1024,
             roi_feat_size=7,
-            num_classes=num_things,
+            num_classes=num_things_classes,
             bbox_coder=dict(
                 type='DeltaXYWHBBoxCoder',
                 target_means=[0., 0., 0., 0.],
@@ -99,15 +99,15 @@ model = dict(
             num_convs=4,
             in_channels=256,
             conv_out_channels=256,
-            num_classes=num_things,
+            num_classes=num_things_classes,
             # appendix A.2: Lovasz hinge instead of binary cross-entropy
             loss_mask=dict(
                 type='RoIMaskLovaszHingeLoss',
                 loss_weight=det_loss_weight))),
     semantic_head=dict(
         semantic_decoder,
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         loss_seg=dict(
             type='CrossEntropyLoss',
             use_sigmoid=False,
@@ -117,9 +117,13 @@ model = dict(
         loss_roi=None),
     potential_head=dict(
         type='DynamicPotentialHead',
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         variant='C'),  # appendix A.3: C on COCO, B on Cityscapes
+    panoptic_fusion_head=dict(
+        type='UnifyingPanopticHead',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
     affinity_head=dict(
         type='DenseAffinityHead',
         affinity_channels=128,

@@ -4,7 +4,7 @@
 # semantic head, loss weights semantic 0.2 / RoI 0.04 / panoptic 0.1.
 # Deviations from the official code: pytorch-style ResNet with frozen BN
 # statistics (norm_eval) instead of the caffe-style one.
-num_things, num_stuff = 80, 53
+num_things_classes, num_stuff_classes = 80, 53
 _base_ = './two-stage_train-test-cfg.py'
 
 model = dict(
@@ -62,7 +62,7 @@ model = dict(
             in_channels=256,
             fc_out_channels=1024,
             roi_feat_size=7,
-            num_classes=num_things,
+            num_classes=num_things_classes,
             bbox_coder=dict(
                 type='DeltaXYWHBBoxCoder',
                 target_means=[0., 0., 0., 0.],
@@ -81,13 +81,13 @@ model = dict(
             num_convs=4,
             in_channels=256,
             conv_out_channels=256,
-            num_classes=num_things,
+            num_classes=num_things_classes,
             loss_mask=dict(
                 type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
     semantic_head=dict(
         type='UPSNetSemanticHead',
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         in_channels=256,
         feat_channels=256,
         out_channels=128,
@@ -104,10 +104,10 @@ model = dict(
             ignore_index=255,
             avg_non_ignore=True,
             loss_weight=0.04)),
-    panoptic_head=dict(
+    panoptic_fusion_head=dict(
         type='UPSNetPanopticHead',
-        num_things_classes=num_things,
-        num_stuff_classes=num_stuff,
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
         unknown_fraction=0.3,
         loss_panoptic=dict(
             type='CrossEntropyLoss',

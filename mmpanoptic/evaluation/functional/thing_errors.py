@@ -22,8 +22,7 @@ import numpy as np
 from .panoptic_quality import (FIRST_SEGMENT_ROW, VOID_ROW, ImageSegments,
                                false_positive_columns, matched_pairs)
 
-THING_OUTCOMES = ('matched', 'no_detection', 'below_cut_off', 'lost',
-                  'missed')
+THING_OUTCOMES = ('matched', 'no_detection', 'below_cut_off', 'lost', 'missed')
 
 
 class ThingErrors(NamedTuple):
@@ -48,8 +47,8 @@ class ThingErrors(NamedTuple):
     fp_best_iou: np.ndarray
 
 
-def size_buckets(sizes: np.ndarray, size_edges: Sequence[float]
-                 ) -> Tuple[List[str], np.ndarray]:
+def size_buckets(sizes: np.ndarray,
+                 size_edges: Sequence[float]) -> Tuple[List[str], np.ndarray]:
     """Size buckets of objects, for the per-size tables of the analysis
     tools.
 
@@ -95,8 +94,7 @@ def segment_boxes(gt_rows: np.ndarray, num_rows: int) -> np.ndarray:
     np.maximum.at(y2, rows, ys)
     present = x2 >= 0
     boxes[present] = np.stack(
-        [x1[present], y1[present], x2[present] + 1, y2[present] + 1],
-        axis=1)
+        [x1[present], y1[present], x2[present] + 1, y2[present] + 1], axis=1)
     return boxes
 
 
@@ -114,7 +112,7 @@ def box_iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
 
 def thing_errors(image: ImageSegments,
                  gt_rows: np.ndarray,
-                 num_things: int,
+                 num_things_classes: int,
                  num_classes: int,
                  det_boxes: Optional[np.ndarray] = None,
                  det_scores: Optional[np.ndarray] = None,
@@ -127,7 +125,7 @@ def thing_errors(image: ImageSegments,
         image (ImageSegments): from
             :func:`~.panoptic_quality.count_image_segments`.
         gt_rows (np.ndarray): (H, W) the GT rows it was counted from.
-        num_things (int): thing classes are labels [0, num_things).
+        num_things_classes (int): T; thing classes are labels [0, T).
         num_classes (int): C.
         det_boxes (np.ndarray, optional): (D, 4) detections (x1, y1, x2, y2)
             in the map's pixels; None when the model gives none (misses are
@@ -143,7 +141,7 @@ def thing_errors(image: ImageSegments,
     joint, gt = image.joint, image.gt
     matched_gt, matched_pred, _ = matched_pairs(joint, gt, image.pred_labels,
                                                 image.pred_is_void)
-    is_thing = (gt.labels < num_things) & ~gt.iscrowd
+    is_thing = (gt.labels < num_things_classes) & ~gt.iscrowd
     things = np.flatnonzero(is_thing)
     outcomes = np.full(len(gt.ids), THING_OUTCOMES.index('missed'))
     if det_boxes is not None and len(things):
@@ -153,30 +151,32 @@ def thing_errors(image: ImageSegments,
         same_class = gt.labels[things][:, None] == np.asarray(det_labels)
         found = (overlaps >= 0.5) & same_class  # (N, D)
         confident = np.asarray(det_scores) >= cut_off
-        cause = np.where(
-            (found & confident).any(axis=1), THING_OUTCOMES.index('lost'),
-            np.where(
-                found.any(axis=1), THING_OUTCOMES.index('below_cut_off'),
-                THING_OUTCOMES.index('no_detection')))
+        cause = np.where((found & confident).any(axis=1),
+                         THING_OUTCOMES.index('lost'),
+                         np.where(
+                             found.any(axis=1),
+                             THING_OUTCOMES.index('below_cut_off'),
+                             THING_OUTCOMES.index('no_detection')))
         outcomes[things] = cause
     outcomes[matched_gt] = THING_OUTCOMES.index('matched')
 
     false_positives = false_positive_columns(joint, gt, image.pred_labels,
-                                             image.pred_is_void,
-                                             matched_pred, num_classes)
-    false_positives = false_positives[
-        image.pred_labels[false_positives] < num_things]
+                                             image.pred_is_void, matched_pred,
+                                             num_classes)
+    false_positives = false_positives[image.pred_labels[false_positives] <
+                                      num_things_classes]
     segment_joint = joint[FIRST_SEGMENT_ROW:]
     pred_areas = joint.sum(axis=0)
     intersection = segment_joint[:, false_positives]  # (K, F)
-    union = (pred_areas[false_positives][None] + gt.areas[:, None] -
-             intersection - joint[VOID_ROW][false_positives][None])
-    candidate = (gt.labels[:, None] == image.pred_labels[false_positives]
-                 ) & ~gt.iscrowd[:, None]
+    union = (
+        pred_areas[false_positives][None] + gt.areas[:, None] - intersection -
+        joint[VOID_ROW][false_positives][None])
+    candidate = (gt.labels[:, None]
+                 == image.pred_labels[false_positives]) & ~gt.iscrowd[:, None]
     with np.errstate(divide='ignore', invalid='ignore'):
         iou = np.where(candidate & (union > 0), intersection / union, 0.0)
-    best_iou = iou.max(axis=0) if len(gt.ids) else np.zeros(
-        len(false_positives))
+    best_iou = iou.max(
+        axis=0) if len(gt.ids) else np.zeros(len(false_positives))
     return ThingErrors(
         gt_labels=gt.labels[things],
         gt_sizes=np.sqrt(gt.areas[things].astype(np.float64)),

@@ -117,7 +117,7 @@ class PanopticMetric(BaseMetric):
                                  f'for an image-info file).')
         self.ann_file = ann_file
         self.num_classes = 0
-        self.num_things = 0
+        self.num_things_classes = 0
         self._cat_to_label: Dict[int, int] = {}
         self._label_to_cat: List[int] = []
 
@@ -143,7 +143,7 @@ class PanopticMetric(BaseMetric):
                 'thing_classes + stuff_classes (things first, labels '
                 f'[0, T) things and [T, C) stuff, as mmdet); got classes='
                 f'{classes}, thing_classes={things}, stuff_classes={stuff}.')
-        self.num_classes, self.num_things = len(classes), len(things)
+        self.num_classes, self.num_things_classes = len(classes), len(things)
         if self.categories is None:
             self._label_to_cat = list(range(len(classes)))
             self._cat_to_label = {i: i for i in range(len(classes))}
@@ -194,7 +194,7 @@ class PanopticMetric(BaseMetric):
                 labels=labels,
                 areas=None,
                 iscrowd=np.array([not s['is_thing'] for s in infos], bool)
-                & (labels < self.num_things))
+                & (labels < self.num_things_classes))
             path = data_sample['seg_map_path']
             if self.seg_prefix is not None:
                 path = osp.join(self.seg_prefix, osp.basename(path))
@@ -342,7 +342,7 @@ class PanopticMetric(BaseMetric):
         num_classes = self.num_classes
         tp, fp, fn, iou = accumulate_image_stats(
             [_unpack_pq(r['pq']) for r in results], num_classes)
-        is_thing = np.arange(num_classes) < self.num_things
+        is_thing = np.arange(num_classes) < self.num_things_classes
         groups = dict(All=None, Things=is_thing, Stuff=~is_thing)
         averages = {
             name: pq_average(tp, fp, fn, iou, mask)[0]

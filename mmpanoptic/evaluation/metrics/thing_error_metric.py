@@ -72,7 +72,7 @@ class ThingErrorMetric(PanopticMetric):
                 det_scores=_to_numpy(_field(instances, 'scores')),
                 det_labels=_to_numpy(_field(instances, 'labels')))
         errors = thing_errors(
-            image, gt_rows, self.num_things, self.num_classes,
+            image, gt_rows, self.num_things_classes, self.num_classes,
             cut_off=-np.inf if self.cut_off is None else self.cut_off,
             **detections)
         result['things'] = np.stack(

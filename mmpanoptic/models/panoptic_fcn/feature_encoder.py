@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from mmpanoptic.ops import GridSampleModulatedDeformConv2dPack  # noqa: F401
 from mmpanoptic.registry import MODELS
+
 from .kernel_generator import add_coordinates
 
 

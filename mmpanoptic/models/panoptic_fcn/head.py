@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from mmpanoptic.ops.resample import upsample_argmax, upsample_threshold
 from mmpanoptic.registry import MODELS
+
 from .kernel_fusion import fuse_stuff_kernels, fuse_thing_kernels
 from .postprocessing import (combine_things_and_stuff, maskness_rescore,
                              stuff_candidates, thing_candidates)
@@ -47,8 +48,8 @@ class PanopticFCNHead(BaseModule):
     """Panoptic FCN head (Li et al., CVPR 2021).
 
     Args:
-        num_things (int): N_th (things are labels [0, T)).
-        num_stuff (int): N_st (stuff are labels [T, T + S)).
+        num_things_classes (int): N_th (things are labels [0, T)).
+        num_stuff_classes (int): N_st (stuff are labels [T, T + S)).
         in_channels (int): FPN channels.
         kernel_levels (sequence of int): neck outputs fed to the kernel
             generator, P3..P7 = (1, 2, 3, 4, 5) for a P2..P7 neck.
@@ -92,8 +93,8 @@ class PanopticFCNHead(BaseModule):
         stuff_area_limit=4096)
 
     def __init__(self,
-                 num_things: int = 80,
-                 num_stuff: int = 53,
+                 num_things_classes: int = 80,
+                 num_stuff_classes: int = 53,
                  in_channels: int = 256,
                  kernel_levels: Sequence[int] = (1, 2, 3, 4, 5),
                  encoder_levels: Sequence[int] = (0, 1, 2, 3),
@@ -126,10 +127,10 @@ class PanopticFCNHead(BaseModule):
             raise ValueError(
                 f'{len(kernel_levels)} kernel levels need as many instance '
                 f'scale ranges, got {len(instance_scales)}')
-        self.num_things = num_things
-        self.num_stuff = num_stuff
+        self.num_things_classes = num_things_classes
+        self.num_stuff_classes = num_stuff_classes
         self.stuff_with_things = stuff_with_things
-        self.num_stuff_channels = num_stuff + int(stuff_with_things)
+        self.num_stuff_channels = num_stuff_classes + int(stuff_with_things)
         self.kernel_levels = tuple(kernel_levels)
         self.encoder_levels = tuple(encoder_levels)
         self.instance_scales = tuple(tuple(s) for s in instance_scales)
@@ -145,7 +146,7 @@ class PanopticFCNHead(BaseModule):
             dict(
                 type='PositionHead',
                 in_channels=in_channels,
-                num_things=num_things,
+                num_things_classes=num_things_classes,
                 num_stuff_channels=self.num_stuff_channels,
                 **position_head))
         self.kernel_head = MODELS.build(
@@ -205,14 +206,14 @@ class PanopticFCNHead(BaseModule):
             center_logits.append(centers)
             stuff_logits.append(stuff)
             kernel_maps.append(self.kernel_head(x[level]))
-        high_res = self.semantic_fpn([x[level]
-                                      for level in self.encoder_levels])
+        high_res = self.semantic_fpn(
+            [x[level] for level in self.encoder_levels])
         encoded = self.feature_encoder(high_res)
         return center_logits, stuff_logits, kernel_maps, encoded
 
     # ------------------------------------------------------------ targets
-    def get_targets(self, data_sample: DetDataSample,
-                    input_size: Tuple[int, int],
+    def get_targets(self, data_sample: DetDataSample, input_size: Tuple[int,
+                                                                        int],
                     level_sizes: Sequence[Tuple[int, int]],
                     encoded_size: Tuple[int, int]) -> dict:
         """Targets of one image (calls the pure functions).
@@ -244,38 +245,51 @@ class PanopticFCNHead(BaseModule):
         box_wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0)
         box_sizes = (box_wh[:, 0] * box_wh[:, 1]).sqrt()
 
-        stuff, ignored = stuff_one_hot(
-            sem_seg, self.num_things, self.num_stuff, encoded_size,
-            self.stuff_with_things)
+        stuff, ignored = stuff_one_hot(sem_seg, self.num_things_classes,
+                                       self.num_stuff_classes, encoded_size,
+                                       self.stuff_with_things)
         valid = ignored < 0.5
         if len(masks) > 0:
             thing_masks = F.interpolate(
-                masks[None].float(), size=encoded_size, mode='bilinear',
+                masks[None].float(),
+                size=encoded_size,
+                mode='bilinear',
                 align_corners=False)[0]
         else:  # interpolate refuses empty inputs
             thing_masks = masks.new_zeros((0, *encoded_size),
                                           dtype=torch.float32)
         # crowd regions: thing pixels with no instance mask (mmdet drops
         # crowd masks); their cells are not negatives of the heatmaps
-        crowd = (sem_seg < self.num_things) & ~masks.any(dim=0)
-        crowd = F.interpolate(crowd[None, None].float(), size=encoded_size,
-                              mode='bilinear', align_corners=False)[0, 0]
+        crowd = (sem_seg < self.num_things_classes) & ~masks.any(dim=0)
+        crowd = F.interpolate(
+            crowd[None, None].float(),
+            size=encoded_size,
+            mode='bilinear',
+            align_corners=False)[0, 0]
 
-        level_targets = thing_level_targets(
-            masks, box_sizes, box_wh, labels, self.num_things, input_size,
-            level_sizes, self.instance_scales, self.min_overlap,
-            self.sigma_factor)
+        level_targets = thing_level_targets(masks, box_sizes, box_wh, labels,
+                                            self.num_things_classes,
+                                            input_size, level_sizes,
+                                            self.instance_scales,
+                                            self.min_overlap,
+                                            self.sigma_factor)
         for level_target, level_size in zip(level_targets, level_sizes):
             level_stuff, level_valid = resize_stuff_targets(
                 stuff, ignored, level_size)
             level_target['stuff'] = level_stuff
             level_target['stuff_valid'] = level_valid
             level_crowd = F.interpolate(
-                crowd[None, None], size=level_size, mode='bilinear',
+                crowd[None, None],
+                size=level_size,
+                mode='bilinear',
                 align_corners=False)[0, 0]
             level_target['heatmap_weight'] = (level_crowd < 0.5).float()
-        return dict(levels=level_targets, labels=labels,
-                    thing_masks=thing_masks, stuff=stuff, valid=valid)
+        return dict(
+            levels=level_targets,
+            labels=labels,
+            thing_masks=thing_masks,
+            stuff=stuff,
+            valid=valid)
 
     # --------------------------------------------------------------- loss
     def loss(self, x: Sequence[Tensor],
@@ -309,8 +323,8 @@ class PanopticFCNHead(BaseModule):
 
         loss_pos_things = encoded.new_zeros(())
         loss_pos_stuff = encoded.new_zeros(())
-        for level, (centers, stuff) in enumerate(
-                zip(center_logits, stuff_logits)):
+        for level, (centers,
+                    stuff) in enumerate(zip(center_logits, stuff_logits)):
             heatmap = torch.stack(
                 [t['levels'][level]['heatmap'] for t in targets])
             weight = torch.stack(
@@ -328,9 +342,8 @@ class PanopticFCNHead(BaseModule):
             per_pixel = self._focal(stuff, stuff_target,
                                     stuff_valid.expand_as(stuff_target))
             num_valid = stuff_valid.flatten(1).sum(dim=1).clamp(min=1)
-            loss_pos_stuff = loss_pos_stuff + (
-                per_pixel.flatten(2).sum(dim=2) /
-                num_valid[:, None]).sum()  # eq. (2), stuff: / W_i H_i
+            loss_pos_stuff = loss_pos_stuff + (per_pixel.flatten(2).sum(
+                dim=2) / num_valid[:, None]).sum()  # eq. (2), stuff: / W_i H_i
 
         loss_seg_things = encoded.new_zeros(())
         loss_seg_stuff = encoded.new_zeros(())
@@ -363,9 +376,9 @@ class PanopticFCNHead(BaseModule):
                     avg_factor=thing_norm)  # eq. (7)-(8)
             stuff_index = torch.cat(stuff_index)
             num_stuff_targets += len(stuff_index)
-            stuff_inputs.append((torch.cat(stuff_logits_image),
-                                 target['stuff'][stuff_index].flatten(1),
-                                 valid))
+            stuff_inputs.append(
+                (torch.cat(stuff_logits_image),
+                 target['stuff'][stuff_index].flatten(1), valid))
         stuff_norm = max(num_stuff_targets, 1)
         for logits, stuff_targets, valid in stuff_inputs:
             if len(logits) > 0:
@@ -392,10 +405,8 @@ class PanopticFCNHead(BaseModule):
         flat_targets = targets.permute(0, 2, 3, 1).reshape(-1, channels)
         flat_weight = weight.permute(0, 2, 3, 1).reshape(-1, channels)
         loss = self.loss_position(
-            flat_logits, flat_targets, flat_weight,
-            reduction_override='none')
-        return loss.view(num, height, width,
-                         channels).permute(0, 3, 1, 2)
+            flat_logits, flat_targets, flat_weight, reduction_override='none')
+        return loss.view(num, height, width, channels).permute(0, 3, 1, 2)
 
     def _thing_predictions(self, center_logits: Tensor, kernel_map: Tensor,
                            features: Tensor, level_target: dict,
@@ -411,17 +422,19 @@ class PanopticFCNHead(BaseModule):
         channels, height, width = kernel_map.shape
         k = self.num_weighted_kernels
         if num_objects == 0:
-            return (features.new_zeros((0, k, features.shape[1])),
-                    features.new_zeros((0, k)))
+            return (features.new_zeros(
+                (0, k, features.shape[1])), features.new_zeros((0, k)))
         labels = target['labels'][object_index]
         # object regions on the level: its mask (> 0.1) and its centre cell
         regions = F.interpolate(
-            target['thing_masks'][object_index][None], size=(height, width),
-            mode='bilinear', align_corners=False)[0] > 0.1
+            target['thing_masks'][object_index][None],
+            size=(height, width),
+            mode='bilinear',
+            align_corners=False)[0] > 0.1
         regions = regions.flatten(1)
         cells = level_target['cells']
-        regions[torch.arange(num_objects), cells[:, 1] * width +
-                cells[:, 0]] = True
+        regions[torch.arange(num_objects),
+                cells[:, 1] * width + cells[:, 0]] = True
         scores = center_logits[labels].detach().sigmoid().flatten(1)
         scores = torch.where(regions, scores, scores.new_tensor(-1.0))
         if scores.shape[1] < k:  # tiny levels: pad with weight-0 picks
@@ -458,8 +471,7 @@ class PanopticFCNHead(BaseModule):
                 rescale: bool = True) -> List[dict]:
         """Panoptic, semantic and instance results per image."""
         batch_img_metas = [s.metainfo for s in batch_data_samples]
-        return self.predict_by_feat(*self(x), batch_img_metas,
-                                    rescale=rescale)
+        return self.predict_by_feat(*self(x), batch_img_metas, rescale=rescale)
 
     @torch.no_grad()
     def predict_by_feat(self,
@@ -478,16 +490,17 @@ class PanopticFCNHead(BaseModule):
             ``ins_results`` InstanceData (masks, labels, scores, bboxes).
         """
         return [
-            self._predict_single(
-                [c[i] for c in center_logits], [s[i] for s in stuff_logits],
-                [k[i] for k in kernel_maps], encoded[i], meta, rescale)
+            self._predict_single([c[i] for c in center_logits],
+                                 [s[i] for s in stuff_logits],
+                                 [k[i] for k in kernel_maps], encoded[i], meta,
+                                 rescale)
             for i, meta in enumerate(batch_img_metas)
         ]
 
     def _predict_single(self, center_logits: List[Tensor],
-                        stuff_logits: List[Tensor],
-                        kernel_maps: List[Tensor], encoded: Tensor,
-                        img_meta: dict, rescale: bool) -> dict:
+                        stuff_logits: List[Tensor], kernel_maps: List[Tensor],
+                        encoded: Tensor, img_meta: dict,
+                        rescale: bool) -> dict:
         cfg = self.test_cfg
         thing_parts, stuff_parts = [], []
         for centers, stuff, kernel_map, smooth in zip(
@@ -538,12 +551,14 @@ class PanopticFCNHead(BaseModule):
             stuff_probs, stuff_channels, valid_size, out_size, stride)
         panoptic = combine_things_and_stuff(
             thing_masks, thing_labels, thing_scores, stuff_labels,
-            self.num_things, self.num_stuff, cfg['overlap_thr'],
-            cfg['stuff_area_limit'], cfg['panoptic_thing_score_thr'])
+            self.num_things_classes, self.num_stuff_classes,
+            cfg['overlap_thr'], cfg['stuff_area_limit'],
+            cfg['panoptic_thing_score_thr'])
         # dense semantic labels (for mIoU): the panoptic label, and the best
         # stuff class where the panoptic result is VOID
-        semantic = torch.where(panoptic == self.num_things + self.num_stuff,
-                               best_stuff, panoptic % INSTANCE_OFFSET)
+        semantic = torch.where(
+            panoptic == self.num_things_classes + self.num_stuff_classes,
+            best_stuff, panoptic % INSTANCE_OFFSET)
         instances = InstanceData(
             masks=thing_masks,
             labels=thing_labels,
@@ -567,8 +582,8 @@ class PanopticFCNHead(BaseModule):
         return stride
 
     def _stuff_label_maps(self, stuff_probs: Tensor, stuff_channels: Tensor,
-                          valid_size: Tuple[int, int],
-                          out_size: Tuple[int, int],
+                          valid_size: Tuple[int, int], out_size: Tuple[int,
+                                                                       int],
                           stride: int) -> Tuple[Tensor, Tensor]:
         """Per-pixel stuff labels from the fused stuff masks.
 
@@ -591,19 +606,21 @@ class PanopticFCNHead(BaseModule):
         # channels are sorted (fuse_stuff_kernels), so "things" (channel S)
         # can only be the last one
         has_things = len(stuff_channels) > 0 and bool(
-            stuff_channels[-1] == self.num_stuff)
+            stuff_channels[-1] == self.num_stuff_classes)
         num_real = len(stuff_channels) - int(has_things)
         if num_real == 0:
             return (torch.full(size, -1, dtype=torch.long, device=device),
-                    torch.full(size, self.num_things, dtype=torch.long,
-                               device=device))
+                    torch.full(
+                        size,
+                        self.num_things_classes,
+                        dtype=torch.long,
+                        device=device))
         best = stuff_channels[upsample_argmax(
             stuff_probs[:num_real], valid_size, size,
-            stride)] + self.num_things
+            stride)] + self.num_things_classes
         if not has_things:
             return best, best
         # the things channel wins only where it is strictly above every real
         # stuff channel (ties go to the first channel)
         winner = upsample_argmax(stuff_probs, valid_size, size, stride)
-        return torch.where(winner == num_real, best.new_tensor(-1),
-                           best), best
+        return torch.where(winner == num_real, best.new_tensor(-1), best), best

@@ -19,18 +19,18 @@ def add_coordinates(feature: Tensor) -> Tensor:
     code's order). (N, C, H, W) -> (N, C + 2, H, W).
     """
     num, _, height, width = feature.shape
-    rows = torch.linspace(-1, 1, height, device=feature.device,
-                          dtype=feature.dtype)
-    cols = torch.linspace(-1, 1, width, device=feature.device,
-                          dtype=feature.dtype)
+    rows = torch.linspace(
+        -1, 1, height, device=feature.device, dtype=feature.dtype)
+    cols = torch.linspace(
+        -1, 1, width, device=feature.device, dtype=feature.dtype)
     grid_rows, grid_cols = torch.meshgrid(rows, cols, indexing='ij')
     coords = torch.stack([grid_rows, grid_cols])[None].expand(num, -1, -1, -1)
     return torch.cat([feature, coords], dim=1)
 
 
 def conv_stack(in_channels: int, channels: int, num_convs: int,
-               conv_cfg: OptConfigType, norm_cfg: OptConfigType
-               ) -> nn.Sequential:
+               conv_cfg: OptConfigType,
+               norm_cfg: OptConfigType) -> nn.Sequential:
     """``num_convs`` x (3x3 conv, norm, ReLU)."""
     return nn.Sequential(*[
         ConvModule(
@@ -48,13 +48,15 @@ class PositionHead(BaseModule):
     """Position head: object centres and stuff regions (Sec. 3.1).
 
     ``num_convs`` x (3x3 conv, GN, ReLU) on X_i, then two 3x3 output convs:
-    the things heatmap L^th (``num_things`` channels) and the stuff map L^st
+    the things heatmap L^th (``num_things_classes`` channels) and the stuff
+    map L^st
     (``num_stuff_channels``). Output biases start at the prior-probability
     bias -2.19 (p = 0.1 as in the official code).
 
     Args:
         in_channels (int): FPN channels.
-        num_things (int): N_th. num_stuff_channels (int): N_st (+1 for the
+        num_things_classes (int): N_th.
+        num_stuff_channels (int): N_st (+1 for the
             "all things" channel of the official code).
         channels (int): Defaults to 256. num_convs (int): Defaults to 3.
         deformable (bool): modulated deformable convs (``DCNv2GridSample``:
@@ -66,7 +68,7 @@ class PositionHead(BaseModule):
 
     def __init__(self,
                  in_channels: int = 256,
-                 num_things: int = 80,
+                 num_things_classes: int = 80,
                  num_stuff_channels: int = 54,
                  channels: int = 256,
                  num_convs: int = 3,
@@ -80,7 +82,7 @@ class PositionHead(BaseModule):
             if deformable else None
         self.convs = conv_stack(in_channels, channels, num_convs, conv_cfg,
                                 norm_cfg)
-        self.things_out = nn.Conv2d(channels, num_things, 3, padding=1)
+        self.things_out = nn.Conv2d(channels, num_things_classes, 3, padding=1)
         self.stuff_out = nn.Conv2d(channels, num_stuff_channels, 3, padding=1)
         self.prior_bias = prior_bias
 

@@ -14,16 +14,19 @@ from typing import Tuple
 
 import torch
 import torch.nn.functional as F
-from mmdet.evaluation.functional import INSTANCE_OFFSET
 from torch import Tensor
 
+from ..building_blocks.panoptic_composition import (draw_things,
+                                                    lay_things_by_score,
+                                                    trim_small_stuff)
 
-def thing_candidates(center_logits: Tensor,
-                     kernel_map: Tensor,
-                     top_k: int = 50,
-                     score_thr: float = 0.05,
-                     smooth_kernel_size: int = 3
-                     ) -> Tuple[Tensor, Tensor, Tensor]:
+
+def thing_candidates(
+        center_logits: Tensor,
+        kernel_map: Tensor,
+        top_k: int = 50,
+        score_thr: float = 0.05,
+        smooth_kernel_size: int = 3) -> Tuple[Tensor, Tensor, Tensor]:
     """Object centres of one level and their kernel weights.
 
     The heatmap is averaged with its ``smooth_kernel_size`` box-filtered
@@ -47,7 +50,9 @@ def thing_candidates(center_logits: Tensor,
     scores = center_logits.sigmoid()
     if smooth_kernel_size > 1:
         smoothed = F.avg_pool2d(
-            scores[None], smooth_kernel_size, stride=1,
+            scores[None],
+            smooth_kernel_size,
+            stride=1,
             padding=(smooth_kernel_size - 1) // 2)[0]
         scores = (scores + smoothed) / 2
     peaks = F.max_pool2d(scores[None], 3, stride=1, padding=1)[0] == scores
@@ -61,11 +66,11 @@ def thing_candidates(center_logits: Tensor,
     return kernels, labels, top_scores
 
 
-def stuff_candidates(stuff_logits: Tensor,
-                     kernel_map: Tensor,
-                     score_thr: float = 0.05,
-                     kernel_average: str = 'region'
-                     ) -> Tuple[Tensor, Tensor, Tensor]:
+def stuff_candidates(
+        stuff_logits: Tensor,
+        kernel_map: Tensor,
+        score_thr: float = 0.05,
+        kernel_average: str = 'region') -> Tuple[Tensor, Tensor, Tensor]:
     """Stuff regions of one level and their kernel weights.
 
     Each pixel takes the argmax channel of the stuff map; every channel that
@@ -101,7 +106,8 @@ def stuff_candidates(stuff_logits: Tensor,
     return kernels[keep], labels[keep], scores[keep]
 
 
-def maskness_rescore(mask_probs: Tensor, scores: Tensor,
+def maskness_rescore(mask_probs: Tensor,
+                     scores: Tensor,
                      mask_thr: float = 0.4) -> Tuple[Tensor, Tensor]:
     """Rescore things by their maskness (App. A.2, as SOLO).
 
@@ -125,8 +131,8 @@ def combine_things_and_stuff(thing_masks: Tensor,
                              thing_labels: Tensor,
                              thing_scores: Tensor,
                              stuff_labels: Tensor,
-                             num_things: int,
-                             num_stuff: int,
+                             num_things_classes: int,
+                             num_stuff_classes: int,
                              overlap_thr: float = 0.5,
                              stuff_area_limit: int = 4096,
                              thing_score_thr: float = 0.2) -> Tensor:
@@ -145,7 +151,7 @@ def combine_things_and_stuff(thing_masks: Tensor,
         thing_scores (Tensor): (M,).
         stuff_labels (Tensor): (H, W) long stuff labels in [T, T + S) or -1
             for "no stuff".
-        num_things (int): T. num_stuff (int): S.
+        num_things_classes (int): T. num_stuff_classes (int): S.
         overlap_thr (float): Defaults to 0.5.
         stuff_area_limit (int): Defaults to 4096 (COCO).
         thing_score_thr (float): Defaults to 0.2.
@@ -154,36 +160,13 @@ def combine_things_and_stuff(thing_masks: Tensor,
         Tensor: (H, W) long, ``label + instance_id * INSTANCE_OFFSET`` for
         things (ids from 1), ``label`` for stuff, ``T + S`` for VOID.
     """
-    void = num_things + num_stuff
-    panoptic = torch.full_like(stuff_labels, void, dtype=torch.long)
-    occupied = torch.zeros_like(stuff_labels, dtype=torch.bool)
+    void = num_things_classes + num_stuff_classes
     order = thing_scores.argsort(descending=True)
     order = order[thing_scores[order] >= thing_score_thr]
-    instance_id = 0
-    # A loop over objects (at most 100), each step a whole-mask operation;
-    # counts on uint8 views (bool reductions are several times slower).
-    for index in order.tolist():
-        mask = thing_masks[index]
-        area = int(mask.view(torch.uint8).sum(dtype=torch.int32))
-        if area == 0:
-            continue
-        overlap = int((mask & occupied).view(torch.uint8).sum(
-            dtype=torch.int32))
-        if overlap > overlap_thr * area:
-            continue
-        if overlap > 0:
-            mask = mask & ~occupied
-        instance_id += 1
-        panoptic[mask] = thing_labels[index] + instance_id * INSTANCE_OFFSET
-        occupied |= mask
-    free_stuff = torch.where(occupied, stuff_labels.new_tensor(-1),
-                             stuff_labels)
-    stuff_area = torch.bincount(
-        (free_stuff - num_things).clamp(min=-1).view(-1) + 1,
-        minlength=num_stuff + 1)[1:]
-    large_enough = stuff_area >= stuff_area_limit  # (S,)
-    is_stuff = free_stuff >= num_things
-    keep_stuff = is_stuff & large_enough[(free_stuff - num_things).clamp(
-        0, num_stuff - 1)]
-    panoptic = torch.where(keep_stuff, free_stuff, panoptic)
-    return panoptic
+    owner, _ = lay_things_by_score(thing_masks[order].bool(), overlap_thr)
+    panoptic = torch.where(stuff_labels >= num_things_classes,
+                           stuff_labels.long(), stuff_labels.new_full((),
+                                                                      void))
+    panoptic = draw_things(panoptic, owner, thing_labels[order])
+    return trim_small_stuff(panoptic, num_things_classes, num_stuff_classes,
+                            stuff_area_limit)

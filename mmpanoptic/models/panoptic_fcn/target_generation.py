@@ -22,8 +22,7 @@ from torch import Tensor
 # Scale ranges (min, max) of sqrt(box area) in input pixels for P3..P7
 # (paper Sec. 4.1); neighbouring ranges overlap, so an object can be
 # assigned to two levels.
-COCO_INSTANCE_SCALES = ((1, 64), (32, 128), (64, 256), (128, 512),
-                        (256, 2048))
+COCO_INSTANCE_SCALES = ((1, 64), (32, 128), (64, 256), (128, 512), (256, 2048))
 CITYSCAPES_INSTANCE_SCALES = ((1, 128), (64, 256), (128, 512), (256, 1024),
                               (512, 2048))
 
@@ -92,8 +91,7 @@ def gaussian_radius(box_wh: Tensor, min_overlap: float = 0.7) -> Tensor:
 
 
 def assign_levels(box_sizes: Tensor,
-                  instance_scales: Sequence[Tuple[float, float]]
-                  ) -> Tensor:
+                  instance_scales: Sequence[Tuple[float, float]]) -> Tensor:
     """Assign objects to levels by scale ranges (paper Sec. 4.1).
 
     Args:
@@ -178,8 +176,8 @@ def draw_center_heatmaps(cells: Tensor,
 
 
 def stuff_one_hot(sem_seg: Tensor,
-                  num_things: int,
-                  num_stuff: int,
+                  num_things_classes: int,
+                  num_stuff_classes: int,
                   out_size: Tuple[int, int],
                   stuff_with_things: bool = True,
                   ignore_index: int = 255) -> Tuple[Tensor, Tensor]:
@@ -192,7 +190,7 @@ def stuff_one_hot(sem_seg: Tensor,
 
     Args:
         sem_seg (Tensor): (H, W) long semantic labels.
-        num_things (int): T. num_stuff (int): S.
+        num_things_classes (int): T. num_stuff_classes (int): S.
         out_size (tuple): ``(H_o, W_o)`` output size (1/4 of the input).
         stuff_with_things (bool): add the "all things" channel.
         ignore_index (int): ignored label.
@@ -206,18 +204,20 @@ def stuff_one_hot(sem_seg: Tensor,
         raise ValueError(f'sem_seg must be (H, W), got {tuple(sem_seg.shape)}')
     sem_seg = sem_seg.long()
     valid = sem_seg != ignore_index
-    bad = valid & ((sem_seg < 0) | (sem_seg >= num_things + num_stuff))
+    bad = valid & ((sem_seg < 0) |
+                   (sem_seg >= num_things_classes + num_stuff_classes))
     if bad.any():
         raise ValueError(
-            f'semantic labels must be in [0, {num_things + num_stuff}) or '
+            'semantic labels must be in '
+            f'[0, {num_things_classes + num_stuff_classes}) or '
             f'{ignore_index}, got {sem_seg[bad].unique().tolist()}')
-    num_channels = num_stuff + int(stuff_with_things)
-    channel = sem_seg - num_things
+    num_channels = num_stuff_classes + int(stuff_with_things)
+    channel = sem_seg - num_things_classes
     if stuff_with_things:
-        channel = torch.where(sem_seg < num_things,
-                              channel.new_tensor(num_stuff), channel)
+        channel = torch.where(sem_seg < num_things_classes,
+                              channel.new_tensor(num_stuff_classes), channel)
     else:
-        valid = valid & (sem_seg >= num_things)
+        valid = valid & (sem_seg >= num_things_classes)
     channel = torch.where(valid, channel, channel.new_tensor(num_channels))
     # One-hot only over the channels present, to keep memory at
     # (#present, H, W) instead of (C, H, W) at full resolution.
@@ -233,8 +233,7 @@ def stuff_one_hot(sem_seg: Tensor,
 
 
 def resize_stuff_targets(stuff_targets: Tensor, ignored: Tensor,
-                         level_size: Tuple[int, int]
-                         ) -> Tuple[Tensor, Tensor]:
+                         level_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
     """The stuff map ``Y^st`` of one level (paper Sec. 3.1).
 
     Bilinear interpolation of the one-hot map, values below 0.5 zeroed (the
@@ -297,10 +296,9 @@ def thing_level_targets(masks: Tensor,
     results = []
     for level, level_size in enumerate(level_sizes):
         object_index = assigned[level].nonzero(as_tuple=False).view(-1)
-        cells = centers_to_cells(centers[object_index], input_size,
-                                 level_size)
-        scale = box_wh.new_tensor([level_size[1] / input_size[1],
-                                   level_size[0] / input_size[0]])
+        cells = centers_to_cells(centers[object_index], input_size, level_size)
+        scale = box_wh.new_tensor(
+            [level_size[1] / input_size[1], level_size[0] / input_size[0]])
         radii = gaussian_radius(box_wh[object_index].float() * scale,
                                 min_overlap)
         radii = radii.clamp(min=0).long()

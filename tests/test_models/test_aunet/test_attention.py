@@ -3,7 +3,7 @@ and the FPN distribution of mask features with RoIUpsample."""
 import pytest
 import torch
 
-from mmpanoptic.models.layers import (BackgroundReweight, MaskAttention,
+from mmpanoptic.models.aunet import (BackgroundReweight, MaskAttention,
                                       ProposalAttention, fpn_levels_of_rois,
                                       mask_features_to_levels)
 from mmpanoptic.ops import roi_upsample

@@ -5,9 +5,11 @@ import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmengine.structures import InstanceData
 
-from mmpanoptic.models.panoptic_heads.aunet_fusion import (
-    AUNetFusionHead, aunet_panoptic_fusion, relation_matrix,
-    resolve_instance_overlaps, stuff_from_semantic)
+from mmpanoptic.models.aunet.fusion import (AUNetFusionHead,
+                                            aunet_panoptic_fusion,
+                                            relation_matrix,
+                                            resolve_instance_overlaps,
+                                            stuff_from_semantic)
 
 PERSON, TIE, CAR = 0, 1, 2
 
@@ -19,8 +21,9 @@ def _box_mask(h, w, y0, y1, x0, x1):
 
 
 def test_overlaps_resolved_by_score():
-    masks = torch.stack([_box_mask(6, 6, 0, 4, 0, 4),
-                         _box_mask(6, 6, 2, 6, 2, 6)])
+    masks = torch.stack(
+        [_box_mask(6, 6, 0, 4, 0, 4),
+         _box_mask(6, 6, 2, 6, 2, 6)])
     instance_map, labels = resolve_instance_overlaps(
         masks, torch.tensor([0.6, 0.9]), torch.tensor([CAR, PERSON]), 0.5)
     # the person (0.9) is id 1 and owns the shared 2x2 block
@@ -38,19 +41,19 @@ def test_tie_is_never_covered_by_person():
     scores = torch.tensor([0.95, 0.7])
     labels = torch.tensor([PERSON, TIE])
     # without relations the tie is hidden entirely and dropped
-    instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
-                                                   0.5)
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels, 0.5)
     assert kept.tolist() == [PERSON] and (instance_map == 1).all()
     relations = relation_matrix([(TIE, PERSON)], 3)
-    instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
-                                                   0.5, relations)
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels, 0.5,
+                                                   relations)
     assert kept.tolist() == [PERSON, TIE]
     assert (instance_map[tie] == 2).all()
     assert (instance_map[person & ~tie] == 1).all()
     # the relation is directed: a car is still covered by a person
     masks_car = torch.stack([person, tie])
-    instance_map, kept = resolve_instance_overlaps(
-        masks_car, scores, torch.tensor([PERSON, CAR]), 0.5, relations)
+    instance_map, kept = resolve_instance_overlaps(masks_car, scores,
+                                                   torch.tensor([PERSON, CAR]),
+                                                   0.5, relations)
     assert kept.tolist() == [PERSON]
 
 
@@ -71,29 +74,36 @@ def test_mostly_hidden_instance_is_dropped_and_pixels_reassigned():
 
 
 def test_stuff_from_semantic_equ_and_full():
-    num_things, num_stuff = 3, 2
+    num_things_classes, num_stuff_classes = 3, 2
     # equ: channels [stuff0, stuff1, things]
     logits = torch.zeros(3, 1, 3)
     logits[0, 0, 0] = logits[1, 0, 1] = logits[2, 0, 2] = 1
-    assert stuff_from_semantic(logits, num_things, num_stuff,
+    assert stuff_from_semantic(logits, num_things_classes, num_stuff_classes,
                                True).tolist() == [[3, 4, 5]]
     full = torch.zeros(5, 1, 3)
     full[3, 0, 0] = full[4, 0, 1] = full[1, 0, 2] = 1
-    assert stuff_from_semantic(full, num_things, num_stuff,
+    assert stuff_from_semantic(full, num_things_classes, num_stuff_classes,
                                False).tolist() == [[3, 4, 5]]
 
 
 def test_panoptic_fusion_values_and_small_stuff():
-    num_things, num_stuff = 3, 2
+    num_things_classes, num_stuff_classes = 3, 2
     logits = torch.zeros(3, 8, 8)
     logits[0] = 1  # stuff 0 (label 3) everywhere ...
     logits[1, 0, :3] = 2  # ... except 3 px of stuff 1: below the limit
     masks = _box_mask(8, 8, 4, 8, 4, 8)[None]
-    pan = aunet_panoptic_fusion(masks, torch.tensor([0.9]),
-                                torch.tensor([TIE]), logits, num_things,
-                                num_stuff, True, 0.5, stuff_area_limit=4)
+    pan = aunet_panoptic_fusion(
+        masks,
+        torch.tensor([0.9]),
+        torch.tensor([TIE]),
+        logits,
+        num_things_classes,
+        num_stuff_classes,
+        True,
+        0.5,
+        stuff_area_limit=4)
     assert (pan[4:, 4:] == TIE + INSTANCE_OFFSET).all()
-    assert (pan[0, :3] == num_things + num_stuff).all()  # VOID
+    assert (pan[0, :3] == num_things_classes + num_stuff_classes).all()  # VOID
     assert (pan[1:4] == 3).all()
 
 
@@ -106,10 +116,9 @@ def test_fusion_head_predict_and_relations_validation():
             stuff_area_limit=0,
             category_relations=[(TIE, PERSON)]))
     instances = InstanceData(
-        masks=torch.stack([
-            _box_mask(8, 8, 0, 8, 0, 8),
-            _box_mask(8, 8, 2, 6, 3, 5)
-        ]),
+        masks=torch.stack(
+            [_box_mask(8, 8, 0, 8, 0, 8),
+             _box_mask(8, 8, 2, 6, 3, 5)]),
         scores=torch.tensor([0.95, 0.7]),
         labels=torch.tensor([PERSON, TIE]),
         bboxes=torch.zeros(2, 4))
@@ -163,11 +172,13 @@ def _brute_force_overlaps(masks, scores, labels, overlap_thr, relations):
 
 
 @pytest.mark.parametrize('seed', range(4))
-@pytest.mark.parametrize('num_classes, pairs', [
-    (3, [(TIE, PERSON), (CAR, TIE)]),  # every instance in a relation
-    (6, [(TIE, PERSON), (CAR, TIE)]),  # classes 3-5 in none
-    (6, []),  # no relations: score order only
-])
+@pytest.mark.parametrize(
+    'num_classes, pairs',
+    [
+        (3, [(TIE, PERSON), (CAR, TIE)]),  # every instance in a relation
+        (6, [(TIE, PERSON), (CAR, TIE)]),  # classes 3-5 in none
+        (6, []),  # no relations: score order only
+    ])
 def test_overlaps_match_brute_force(seed, num_classes, pairs):
     gen = torch.Generator().manual_seed(seed)
     num, size = 8, 9
@@ -179,8 +190,8 @@ def test_overlaps_match_brute_force(seed, num_classes, pairs):
     scores = torch.rand(num, generator=gen)
     labels = torch.randint(0, num_classes, (num, ), generator=gen)
     relations = relation_matrix(pairs, num_classes)
-    instance_map, kept = resolve_instance_overlaps(masks, scores, labels,
-                                                   0.6, relations)
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels, 0.6,
+                                                   relations)
     expected_map, expected_labels = _brute_force_overlaps(
         masks, scores, labels, 0.6, relations)
     assert kept.tolist() == expected_labels
@@ -188,7 +199,7 @@ def test_overlaps_match_brute_force(seed, num_classes, pairs):
 
 
 def test_winners_do_not_depend_on_pixel_chunks():
-    from mmpanoptic.models.panoptic_heads.aunet_fusion import _winners
+    from mmpanoptic.models.aunet.fusion import _winners
     gen = torch.Generator().manual_seed(0)
     covering = torch.rand(5, 200, generator=gen) > 0.5
     beats = torch.rand(5, 5, generator=gen) > 0.5

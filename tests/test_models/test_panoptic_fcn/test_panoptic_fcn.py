@@ -18,17 +18,21 @@ from mmpanoptic.utils.config_path import find_config
 init_default_scope('mmpanoptic')
 
 
-def make_sample(size, num_things, num_stuff, ori_shape=None, seed=0):
+def make_sample(size,
+                num_things_classes,
+                num_stuff_classes,
+                ori_shape=None,
+                seed=0):
     """Squares of things on two stuff halves, 255 on the top rows."""
     h, w = size
     rng = np.random.default_rng(seed)
-    sem = np.full((h, w), num_things, dtype=np.int64)
-    sem[h // 2:] = num_things + num_stuff - 1
+    sem = np.full((h, w), num_things_classes, dtype=np.int64)
+    sem[h // 2:] = num_things_classes + num_stuff_classes - 1
     sem[:2] = 255
     masks, labels, boxes = [], [], []
     for side in (h // 8, h // 3):
         y, x = rng.integers(2, h - side), rng.integers(0, w - side)
-        label = int(rng.integers(0, num_things))
+        label = int(rng.integers(0, num_things_classes))
         mask = np.zeros((h, w), np.uint8)
         mask[y:y + side, x:x + side] = 1
         masks.append(mask)
@@ -63,8 +67,10 @@ def check_loss_and_predict(model, samples, inputs, num_classes):
     torch.manual_seed(0)
     model.train()
     losses = model.loss(inputs, samples)
-    assert set(losses) == {'loss_pos_things', 'loss_pos_stuff',
-                           'loss_seg_things', 'loss_seg_stuff'}
+    assert set(losses) == {
+        'loss_pos_things', 'loss_pos_stuff', 'loss_seg_things',
+        'loss_seg_stuff'
+    }
     for name, value in losses.items():
         assert torch.isfinite(value) and value > 0, name
     sum(losses.values()).backward()
@@ -117,8 +123,8 @@ def test_encoder_upsampling_gives_stride_two_masks():
     # bilinearly, and targets, losses and inference follow the finer stride
     from mmpanoptic.models.panoptic_fcn import FeatureEncoder
     torch.manual_seed(0)
-    encoder = FeatureEncoder(in_channels=4, channels=3, num_convs=1,
-                             upsample_ratio=2)
+    encoder = FeatureEncoder(
+        in_channels=4, channels=3, num_convs=1, upsample_ratio=2)
     plain = FeatureEncoder(in_channels=4, channels=3, num_convs=1)
     plain.load_state_dict(encoder.state_dict())
     high_res = torch.randn(1, 4, 5, 6)
@@ -132,8 +138,8 @@ def test_encoder_upsampling_gives_stride_two_masks():
         'panoptic-fcn_r18_fpn_synthetic.py',
         feature_encoder=dict(channels=64, num_convs=3, upsample_ratio=2))
     inputs = torch.randn(2, 3, 64, 64)
-    assert model.panoptic_head(model.extract_feat(inputs))[3].shape[-2:] == (
-        32, 32)
+    assert model.panoptic_head(
+        model.extract_feat(inputs))[3].shape[-2:] == (32, 32)
     samples = [make_sample((64, 64), 4, 4, seed=s) for s in range(2)]
     check_loss_and_predict(model, samples, inputs, 8)
 
@@ -170,15 +176,20 @@ def tiny_head():
     head = MODELS.build(
         dict(
             type='PanopticFCNHead',
-            num_things=T,
-            num_stuff=S,
+            num_things_classes=T,
+            num_stuff_classes=S,
             in_channels=16,
-            position_head=dict(channels=16, num_convs=1, deformable=False,
-                               norm_cfg=dict(type='GN', num_groups=4)),
-            kernel_head=dict(channels=C, num_convs=1,
-                             norm_cfg=dict(type='GN', num_groups=4)),
-            semantic_fpn=dict(channels=16,
-                              norm_cfg=dict(type='GN', num_groups=4)),
+            position_head=dict(
+                channels=16,
+                num_convs=1,
+                deformable=False,
+                norm_cfg=dict(type='GN', num_groups=4)),
+            kernel_head=dict(
+                channels=C,
+                num_convs=1,
+                norm_cfg=dict(type='GN', num_groups=4)),
+            semantic_fpn=dict(
+                channels=16, norm_cfg=dict(type='GN', num_groups=4)),
             feature_encoder=dict(channels=C, num_convs=1),
             test_cfg=dict(stuff_area_limit=1)))
     with torch.no_grad():  # projections = identity: kernels used as given
@@ -199,8 +210,7 @@ def empty_outputs():
     return centers, stuff, kernels, encoded
 
 
-META = dict(img_shape=(32, 32), ori_shape=(32, 32),
-            batch_input_shape=(32, 32))
+META = dict(img_shape=(32, 32), ori_shape=(32, 32), batch_input_shape=(32, 32))
 
 
 def test_inference_without_peaks_or_stuff_is_all_void():
@@ -223,8 +233,7 @@ def test_inference_with_only_stuff():
     kernels[0][0, :, 2:] = 10 * e1[:, None, None]
     encoded[0, :, :4] = e0[:, None, None]
     encoded[0, :, 4:] = e1[:, None, None]
-    result = head.predict_by_feat(centers, stuff, kernels, encoded,
-                                  [META])[0]
+    result = head.predict_by_feat(centers, stuff, kernels, encoded, [META])[0]
     pan = result['pan_results'].sem_seg[0]
     assert (pan[:16] == T + 0).all() and (pan[16:] == T + 1).all()
     assert torch.equal(result['sem_results'].sem_seg[0], pan)
@@ -242,8 +251,7 @@ def test_inference_with_only_things_fuses_duplicates_across_levels():
     kernels[1][0, :, 0, 0] = 9 * e0  # cosine 1 with the P3 kernel
     encoded[0] = -e0[:, None, None]
     encoded[0, :, 1:4, 2:6] = e0[:, None, None]  # the object at 1/4
-    result = head.predict_by_feat(centers, stuff, kernels, encoded,
-                                  [META])[0]
+    result = head.predict_by_feat(centers, stuff, kernels, encoded, [META])[0]
     instances = result['ins_results']
     assert len(instances) == 1  # kernel fusion merged the two
     assert instances.labels.tolist() == [1]
@@ -259,8 +267,7 @@ def test_inference_with_only_things_fuses_duplicates_across_levels():
     assert torch.equal(pan == 1 + INSTANCE_OFFSET, mask)
     # a fusion threshold above 1 keeps both (they are then overlapping)
     head.test_cfg['similarity_thr'] = 1.01
-    result = head.predict_by_feat(centers, stuff, kernels, encoded,
-                                  [META])[0]
+    result = head.predict_by_feat(centers, stuff, kernels, encoded, [META])[0]
     assert len(result['ins_results']) == 2
 
 
@@ -281,7 +288,7 @@ def test_configs_build(config):
     assert len(head.instance_scales) == len(head.kernel_levels) == 5
     assert cfg.model.neck.num_outs == 6  # P2..P7
     if 'cityscapes' in config:
-        assert (head.num_things, head.num_stuff) == (8, 11)
+        assert (head.num_things_classes, head.num_stuff_classes) == (8, 11)
         assert head.instance_scales[0] == (1, 128)
         assert head.test_cfg['similarity_thr'] == 0.95
         assert head.test_cfg['max_things'] == 200
@@ -306,7 +313,8 @@ def test_targets_ignore_void_and_crowd_regions():
     sem[8:16, 16:24] = 1
     sample = DetDataSample(metainfo=dict(batch_input_shape=(h, w)))
     sample.gt_instances = InstanceData(
-        masks=BitmapMasks(mask, h, w), labels=torch.tensor([1]),
+        masks=BitmapMasks(mask, h, w),
+        labels=torch.tensor([1]),
         bboxes=torch.tensor([[16., 8., 24., 16.]]))
     sample.gt_sem_seg = PixelData(sem_seg=sem[None])
     level_sizes = [(4, 4), (2, 2), (1, 1), (1, 1), (1, 1)]
@@ -331,9 +339,11 @@ def test_targets_ignore_void_and_crowd_regions():
 
 def test_stuff_label_maps_things_channel_and_dense_fallback():
     head = tiny_head()
-    probs = torch.tensor([[[0.9, 0.1, 0.2]],   # stuff 0
-                          [[0.5, 0.6, 0.3]],   # stuff 1
-                          [[0.1, 0.7, 0.8]]])  # "all things" (channel S)
+    probs = torch.tensor([
+        [[0.9, 0.1, 0.2]],  # stuff 0
+        [[0.5, 0.6, 0.3]],  # stuff 1
+        [[0.1, 0.7, 0.8]]
+    ])  # "all things" (channel S)
     labels, best = head._stuff_label_maps(probs, torch.tensor([0, 1, S]),
                                           (1, 3), (1, 3), 1)
     assert labels.tolist() == [[T, -1, -1]]
@@ -341,8 +351,8 @@ def test_stuff_label_maps_things_channel_and_dense_fallback():
     labels, best = head._stuff_label_maps(probs[:2], torch.tensor([0, 1]),
                                           (1, 3), (1, 3), 1)
     assert labels.tolist() == best.tolist() == [[T, T + 1, T + 1]]
-    labels, best = head._stuff_label_maps(probs[2:], torch.tensor([S]),
-                                          (1, 3), (1, 3), 1)
+    labels, best = head._stuff_label_maps(probs[2:], torch.tensor([S]), (1, 3),
+                                          (1, 3), 1)
     assert labels.tolist() == [[-1, -1, -1]] and best.tolist() == [[T] * 3]
 
 
@@ -351,12 +361,12 @@ def test_stuff_kernel_average_region_or_image():
     kernel sum by 2 (paper), the official code's pool by 4."""
     from mmpanoptic.models.panoptic_fcn.postprocessing import \
         stuff_candidates
-    stuff_logits = torch.tensor([[[5., 5.], [-5., -5.]],
-                                 [[-5., -5.], [5., 5.]]])
+    stuff_logits = torch.tensor([[[5., 5.], [-5., -5.]], [[-5., -5.], [5.,
+                                                                       5.]]])
     kernel_map = torch.tensor([[[2., 4.], [6., 8.]]])  # (C=1, 2, 2)
     kernels, labels, _ = stuff_candidates(stuff_logits, kernel_map, 0.05)
     assert labels.tolist() == [0, 1]
     assert kernels.flatten().tolist() == [3., 7.]
-    kernels, _, _ = stuff_candidates(stuff_logits, kernel_map, 0.05,
-                                     kernel_average='image')
+    kernels, _, _ = stuff_candidates(
+        stuff_logits, kernel_map, 0.05, kernel_average='image')
     assert kernels.flatten().tolist() == [1.5, 3.5]

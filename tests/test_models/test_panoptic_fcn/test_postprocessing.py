@@ -22,11 +22,12 @@ def test_thing_candidates_keeps_peaks_only():
     assert labels.tolist() == [0, 1]
     assert scores.tolist() == pytest.approx(
         [torch.sigmoid(torch.tensor(2.)).item(), 0.5])
-    assert kernels.tolist() == [kernel_map[:, 1, 1].tolist(),
-                                kernel_map[:, 4, 4].tolist()]
+    assert kernels.tolist() == [
+        kernel_map[:, 1, 1].tolist(), kernel_map[:, 4, 4].tolist()
+    ]
     # top_k caps the count
-    _, labels, _ = thing_candidates(logits, kernel_map, top_k=1,
-                                    smooth_kernel_size=1)
+    _, labels, _ = thing_candidates(
+        logits, kernel_map, top_k=1, smooth_kernel_size=1)
     assert labels.tolist() == [0]
 
 
@@ -51,8 +52,7 @@ def test_stuff_candidates_regions_scores_and_average_kernels():
 
 
 def test_maskness_rescore():
-    probs = torch.tensor([[[0.9, 0.5], [0.1, 0.2]],
-                          [[0.3, 0.3], [0.3, 0.3]]])
+    probs = torch.tensor([[[0.9, 0.5], [0.1, 0.2]], [[0.3, 0.3], [0.3, 0.3]]])
     scores, masks = maskness_rescore(probs, torch.tensor([0.8, 0.9]), 0.4)
     assert masks[0].tolist() == [[True, True], [False, False]]
     assert scores.tolist() == pytest.approx([0.8 * 0.7, 0.0], abs=1e-5)
@@ -70,34 +70,48 @@ def test_combine_overlap_score_order_stuff_area_and_void():
     stuff = torch.full((h, w), 2, dtype=torch.long)
     stuff[3, :] = 3  # 6 px of stuff 3 -> below an area limit of 7
     stuff[2, 5] = -1  # "things" pixel of the stuff map -> VOID
-    pan = combine_things_and_stuff(masks, labels, scores, stuff, T, S,
-                                   overlap_thr=0.5, stuff_area_limit=5)
+    pan = combine_things_and_stuff(
+        masks,
+        labels,
+        scores,
+        stuff,
+        T,
+        S,
+        overlap_thr=0.5,
+        stuff_area_limit=5)
     assert pan[0, 0].item() == 1 + 1000
     assert pan[0, 3].item() == 0 + 2000
     assert pan[1, 2].item() == 1 + 1000  # the first object keeps its pixels
     assert set(pan.unique().tolist()) == {1001, 2000, 2, 3, 4}
     assert pan[2, 5].item() == T + S
-    pan = combine_things_and_stuff(masks, labels, scores, stuff, T, S,
-                                   stuff_area_limit=7)
+    pan = combine_things_and_stuff(
+        masks, labels, scores, stuff, T, S, stuff_area_limit=7)
     assert (pan[3] == T + S).all()  # small stuff becomes VOID
     # a low score threshold filter removes things
-    pan = combine_things_and_stuff(masks, labels, scores, stuff, T, S,
-                                   stuff_area_limit=1, thing_score_thr=0.95)
+    pan = combine_things_and_stuff(
+        masks,
+        labels,
+        scores,
+        stuff,
+        T,
+        S,
+        stuff_area_limit=1,
+        thing_score_thr=0.95)
     assert (pan < 1000).all()
 
 
 def test_combine_with_nothing_is_all_void():
     pan = combine_things_and_stuff(
-        torch.zeros(0, 3, 3, dtype=torch.bool), torch.zeros(0).long(),
-        torch.zeros(0), torch.full((3, 3), -1), 2, 2)
+        torch.zeros(0, 3, 3, dtype=torch.bool),
+        torch.zeros(0).long(), torch.zeros(0), torch.full((3, 3), -1), 2, 2)
     assert (pan == 4).all()
 
 
-def _combine_reference(masks, labels, scores, stuff, num_things, num_stuff,
-                       overlap_thr, area_limit, score_thr):
+def _combine_reference(masks, labels, scores, stuff, num_things_classes,
+                       num_stuff_classes, overlap_thr, area_limit, score_thr):
     """Panoptic FPN's procedure written out: whole-image masks, one thing
     at a time, then stuff on the free pixels."""
-    void = num_things + num_stuff
+    void = num_things_classes + num_stuff_classes
     pan = torch.full(stuff.shape, void, dtype=torch.long)
     occupied = torch.zeros(stuff.shape, dtype=torch.bool)
     instance_id = 0
@@ -111,7 +125,7 @@ def _combine_reference(masks, labels, scores, stuff, num_things, num_stuff,
         instance_id += 1
         pan[mask] = labels[index] + instance_id * INSTANCE_OFFSET
         occupied |= mask
-    for label in range(num_things, void):
+    for label in range(num_things_classes, void):
         region = (stuff == label) & ~occupied
         if region.sum() >= area_limit:
             pan[region] = label
@@ -136,10 +150,10 @@ def test_combine_equals_the_whole_image_reference(seed):
     scores = torch.rand(num, generator=generator)
     stuff = torch.randint(2, 6, (height, width), generator=generator)
     stuff[stuff == 2] = -1  # the stuff map's "things" label
-    result = combine_things_and_stuff(masks, labels, scores, stuff, 3, 3,
-                                      0.5, 20, 0.2)
-    expected = _combine_reference(masks, labels, scores, stuff, 3, 3, 0.5,
-                                  20, 0.2)
+    result = combine_things_and_stuff(masks, labels, scores, stuff, 3, 3, 0.5,
+                                      20, 0.2)
+    expected = _combine_reference(masks, labels, scores, stuff, 3, 3, 0.5, 20,
+                                  0.2)
     assert torch.equal(result, expected)
     assert (result >= INSTANCE_OFFSET).any()  # things were pasted
     assert len(torch.unique(result // INSTANCE_OFFSET)) > 5

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmpanoptic.models.losses.weighted_dice_loss import (WeightedDiceLoss,
+from mmpanoptic.models.panoptic_fcn.weighted_dice_loss import (WeightedDiceLoss,
                                                          dice_loss,
                                                          weighted_dice_loss)
 from mmpanoptic.registry import MODELS

@@ -1,10 +1,9 @@
 import pytest
 import torch
 
-from mmpanoptic.models.panoptic_heads.dense_affinity import (
-    propagate_dense_affinity, propagate_dense_affinity_explicit)
-from mmpanoptic.models.panoptic_heads.dense_affinity_head import \
-    DenseAffinityHead
+from mmpanoptic.models.unifying.dense_affinity import (
+    DenseAffinityHead, propagate_dense_affinity,
+    propagate_dense_affinity_explicit)
 
 
 @pytest.mark.parametrize('num_channels', [0, 1, 7])

@@ -2,10 +2,10 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from mmpanoptic.models.panoptic_heads.dynamic_potential import (
-    box_region_masks, dynamic_potential, paste_mask_probs)
-from mmpanoptic.models.panoptic_heads.dynamic_potential_head import \
-    DynamicPotentialHead
+from mmpanoptic.models.building_blocks.mask_paste import (box_region_masks,
+                                                         paste_masks)
+from mmpanoptic.models.unifying.dynamic_potential import (DynamicPotentialHead,
+                                                          dynamic_potential)
 
 # 2 thing classes, 2 stuff classes on a 4 x 6 map of stride 2 (8 x 12 input)
 NUM_THINGS = 2
@@ -58,7 +58,7 @@ def test_potential_with_masks_variants(chunk_size):
     mask_probs = torch.stack(
         [torch.full((7, 7), 0.9), torch.full((7, 7), 0.4)])
     inside = box_region_masks(BOXES, 4, 6, 2).float()
-    masks = paste_mask_probs(mask_probs, BOXES, 4, 6, 2) * inside
+    masks = paste_masks(mask_probs, BOXES, 4, 6, 2) * inside
     torch.testing.assert_close(masks, torch.tensor([0.9, 0.4])[:, None, None]
                                * inside)
     psi = {
@@ -103,11 +103,12 @@ def test_bad_inputs_are_rejected():
 
 def test_paste_mask_probs_fills_box_and_is_differentiable():
     mask_probs = torch.full((1, 7, 7), 0.6, requires_grad=True)
-    pasted = paste_mask_probs(mask_probs, BOXES[:1], 4, 6, stride=2)
+    pasted = paste_masks(mask_probs, BOXES[:1], 4, 6, stride=2)
     inside = box_region_masks(BOXES[:1], 4, 6, 2)[0]
     torch.testing.assert_close(pasted[0][inside],
                                torch.full((int(inside.sum()), ), 0.6))
     assert (pasted[0][~inside].abs() < 0.6).all()
+    assert (pasted[0][~inside] == 0).all()
     pasted.sum().backward()
     assert mask_probs.grad.abs().sum() > 0
 

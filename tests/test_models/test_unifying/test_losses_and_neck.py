@@ -6,9 +6,7 @@ from mmengine.structures import PixelData
 from mmengine.registry import DefaultScope
 from mmseg.models.losses.lovasz_loss import lovasz_hinge
 
-from mmpanoptic.models.losses.roi_mask_lovasz_loss import \
-    RoIMaskLovaszHingeLoss
-from mmpanoptic.models.necks import SEFPN
+from mmpanoptic.models.unifying import SEFPN, RoIMaskLovaszHingeLoss
 from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
 

@@ -3,11 +3,11 @@ import torch
 import torch.nn.functional as F
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 
-from mmpanoptic.models.panoptic_heads.dynamic_potential import \
-    dynamic_potential
-from mmpanoptic.models.panoptic_heads.panoptic_argmax import (
-    full_resolution_argmax, full_resolution_logits, panoptic_from_channels,
-    upsample_argmax, upsampled_log_partition)
+from mmpanoptic.models.unifying.dynamic_potential import dynamic_potential
+from mmpanoptic.models.unifying.full_resolution import (
+    full_resolution_argmax, full_resolution_logits, upsampled_log_partition)
+from mmpanoptic.models.unifying.panoptic_head import panoptic_from_channels
+from mmpanoptic.ops.resample import upsample_argmax
 
 
 @pytest.mark.parametrize('implementation', ['pytorch', 'compiled'])
@@ -17,28 +17,28 @@ def test_upsample_argmax_equals_full_upsampling(implementation):
     full = F.interpolate(
         logits[None], size=(24, 36), mode='bilinear',
         align_corners=False)[:, :, :22, :35]
-    full = F.interpolate(full, size=(30, 40), mode='bilinear',
-                         align_corners=False)[0]
-    result = upsample_argmax(logits, (22, 35), (30, 40), stride=4,
-                             implementation=implementation)
+    full = F.interpolate(
+        full, size=(30, 40), mode='bilinear', align_corners=False)[0]
+    result = upsample_argmax(
+        logits, (22, 35), (30, 40), stride=4, implementation=implementation)
     assert torch.equal(result, full.argmax(0))
-    assert upsample_argmax(logits[:0], (22, 35), (22, 35),
-                           4).eq(-1).all()
+    assert upsample_argmax(logits[:0], (22, 35), (22, 35), 4).eq(-1).all()
 
 
 def test_panoptic_ids_from_channels_and_small_stuff_trimming():
     # 2 detections (labels 1, 0), stuff classes 2 and 3 (channels 2, 3)
-    channel_map = torch.tensor([[0, 0, 2, 2, 2],
-                                [1, 1, 2, 2, 3],
+    channel_map = torch.tensor([[0, 0, 2, 2, 2], [1, 1, 2, 2, 3],
                                 [-1, 1, 2, 2, 2]])
     panoptic = panoptic_from_channels(
-        channel_map, torch.tensor([1, 0]), num_things=2, num_stuff=2,
+        channel_map,
+        torch.tensor([1, 0]),
+        num_things_classes=2,
+        num_stuff_classes=2,
         stuff_area_limit=2)
     void = 4
-    expected = torch.tensor(
-        [[1 + INSTANCE_OFFSET] * 2 + [2] * 3,
-         [0 + 2 * INSTANCE_OFFSET] * 2 + [2, 2, void],
-         [void, 0 + 2 * INSTANCE_OFFSET, 2, 2, 2]])
+    expected = torch.tensor([[1 + INSTANCE_OFFSET] * 2 + [2] * 3,
+                             [0 + 2 * INSTANCE_OFFSET] * 2 + [2, 2, void],
+                             [void, 0 + 2 * INSTANCE_OFFSET, 2, 2, 2]])
     assert torch.equal(panoptic, expected)
     # an absent detection does not take an instance id
     panoptic = panoptic_from_channels(
@@ -47,26 +47,27 @@ def test_panoptic_ids_from_channels_and_small_stuff_trimming():
 
 
 def _full_resolution_reference(logits, potential, semantic_logits, boxes,
-                               scores, labels, mask_probs, variant, valid,
-                               out, stride):
+                               scores, labels, mask_probs, variant, valid, out,
+                               stride):
     """Unchunked: up(P - Psi) + Psi recomputed at stride 1 from V =
     softmax(up(semantic logits)) (all channels at once), resized to
     ``out``, argmax."""
     height, width = logits.shape[1:]
 
     def upsample(maps):
-        return F.interpolate(maps[None], size=(height * stride,
-                                               width * stride),
-                             mode='bilinear', align_corners=False)[
-                                 0, :, :valid[0], :valid[1]]
+        return F.interpolate(
+            maps[None],
+            size=(height * stride, width * stride),
+            mode='bilinear',
+            align_corners=False)[0, :, :valid[0], :valid[1]]
 
     full_probs = upsample(semantic_logits).softmax(dim=0)
     full_potential = dynamic_potential(full_probs, boxes, scores, labels,
                                        NUM_THINGS, 1, mask_probs, variant)
     values = upsample(logits - potential) + full_potential
     if tuple(valid) != tuple(out):
-        values = F.interpolate(values[None], size=out, mode='bilinear',
-                               align_corners=False)[0]
+        values = F.interpolate(
+            values[None], size=out, mode='bilinear', align_corners=False)[0]
     return values.argmax(dim=0)
 
 
@@ -77,7 +78,9 @@ def test_upsampled_log_partition_equals_unchunked_logsumexp():
     generator = torch.Generator().manual_seed(2)
     semantic_logits = 5 * torch.randn(7, 5, 6, generator=generator)
     expected = F.interpolate(
-        semantic_logits[None], size=(20, 24), mode='bilinear',
+        semantic_logits[None],
+        size=(20, 24),
+        mode='bilinear',
         align_corners=False)[0, :, :18, :23].logsumexp(dim=0)
     for chunk_channels in (1, 3, 7, 16):
         result = upsampled_log_partition(semantic_logits, (18, 23), 4,
@@ -87,11 +90,11 @@ def test_upsampled_log_partition_equals_unchunked_logsumexp():
 
 @pytest.mark.parametrize('variant', ['A', 'B', 'C'])
 @pytest.mark.parametrize('with_masks', [True, False])
-def test_full_resolution_argmax_equals_unchunked_reference(variant,
-                                                           with_masks):
+def test_full_resolution_argmax_equals_unchunked_reference(
+        variant, with_masks):
     generator = torch.Generator().manual_seed(3)
-    semantic_logits = 3 * torch.randn(NUM_THINGS + NUM_STUFF, 6, 9,
-                                      generator=generator)
+    semantic_logits = 3 * torch.randn(
+        NUM_THINGS + NUM_STUFF, 6, 9, generator=generator)
     probs = semantic_logits.softmax(dim=0)
     boxes = torch.tensor([[1.0, 2.0, 17.0, 13.0], [10.0, 0.0, 33.0, 22.0],
                           [3.5, 5.5, 9.5, 21.0]])
@@ -99,11 +102,10 @@ def test_full_resolution_argmax_equals_unchunked_reference(variant,
     labels = torch.tensor([0, 2, 0])
     mask_probs = torch.rand(3, 7, 7, generator=generator) \
         if with_masks else None
-    potential = dynamic_potential(probs, boxes, scores, labels, NUM_THINGS,
-                                  4, mask_probs, variant)
+    potential = dynamic_potential(probs, boxes, scores, labels, NUM_THINGS, 4,
+                                  mask_probs, variant)
     # any affinity term: P = Psi + something smooth
-    logits = potential + 0.1 * torch.rand(potential.shape,
-                                          generator=generator)
+    logits = potential + 0.1 * torch.rand(potential.shape, generator=generator)
     for valid, out in [((24, 36), (24, 36)), ((22, 33), (30, 45))]:
         expected = _full_resolution_reference(logits, potential,
                                               semantic_logits, boxes, scores,
@@ -112,10 +114,10 @@ def test_full_resolution_argmax_equals_unchunked_reference(variant,
         # chunks of 2 channels: detections, a detection with a stuff
         # channel, stuff
         for chunk_channels in (2, 16):
-            result = full_resolution_argmax(logits, potential,
-                                            semantic_logits, boxes, scores,
-                                            labels, mask_probs, variant,
-                                            valid, out, 4, chunk_channels)
+            result = full_resolution_argmax(logits, potential, semantic_logits,
+                                            boxes, scores, labels, mask_probs,
+                                            variant, valid, out, 4,
+                                            chunk_channels)
             assert torch.equal(result, expected)
 
 
@@ -131,11 +133,12 @@ def test_full_resolution_argmax_follows_box_edges_at_input_resolution():
     boxes = torch.tensor([[0.0, 0.0, 10.0, 16.0]])
     scores = torch.tensor([1.0])
     labels = torch.tensor([0])
-    potential = dynamic_potential(semantic_logits.softmax(dim=0), boxes,
-                                  scores, labels, NUM_THINGS, 4, None, 'B')
+    potential = dynamic_potential(
+        semantic_logits.softmax(dim=0), boxes, scores, labels, NUM_THINGS, 4,
+        None, 'B')
     result = full_resolution_argmax(potential, potential, semantic_logits,
-                                    boxes, scores, labels, None, 'B',
-                                    (16, 16), (16, 16), 4)
+                                    boxes, scores, labels, None, 'B', (16, 16),
+                                    (16, 16), 4)
     # pixel centres x + 0.5 <= 10 are inside: columns 0..9 are the thing
     assert (result[:, :10] == 0).all()
     assert (result[:, 10:] == 1).all()  # channel D + 0: the stuff class
@@ -157,8 +160,8 @@ def test_full_resolution_things_follow_the_semantic_argmax_boundary():
          torch.zeros(2, 4)])  # (2 classes, 2, 4)
     boxes = torch.tensor([[0.0, 0.0, 16.0, 8.0]])
     scores, labels = torch.tensor([1.0]), torch.tensor([0])
-    potential = dynamic_potential(semantic_logits.softmax(dim=0), boxes,
-                                  scores, labels, 1, 4, None, 'C')
+    potential = dynamic_potential(
+        semantic_logits.softmax(dim=0), boxes, scores, labels, 1, 4, None, 'C')
     result = full_resolution_argmax(potential, potential, semantic_logits,
                                     boxes, scores, labels, None, 'C', (8, 16),
                                     (8, 16), 4)
@@ -170,8 +173,10 @@ def test_full_resolution_things_follow_the_semantic_argmax_boundary():
     assert result[0].tolist() == [1] * 10 + [0] * 6
     # upsampled probabilities: column 9 has 0.875 * sigmoid(1) = 0.64 > 1/2
     upsampled_probs = F.interpolate(
-        semantic_logits.softmax(dim=0)[None], size=(8, 16),
-        mode='bilinear', align_corners=False)[0]
+        semantic_logits.softmax(dim=0)[None],
+        size=(8, 16),
+        mode='bilinear',
+        align_corners=False)[0]
     assert upsampled_probs.argmax(dim=0)[0].tolist() == [1] * 9 + [0] * 7
 
 
@@ -180,43 +185,45 @@ def test_full_resolution_argmax_without_detections_is_the_stuff_argmax():
     upsampled semantic logits (the softmax keeps their order), compared at
     input size (a resize to another size interpolates probabilities)."""
     generator = torch.Generator().manual_seed(4)
-    semantic_logits = 3 * torch.randn(NUM_THINGS + NUM_STUFF, 5, 6,
-                                      generator=generator)
+    semantic_logits = 3 * torch.randn(
+        NUM_THINGS + NUM_STUFF, 5, 6, generator=generator)
     empty = torch.zeros(0, 4)
     no_labels = torch.zeros(0, dtype=torch.long)
-    potential = dynamic_potential(semantic_logits.softmax(dim=0), empty,
-                                  torch.zeros(0), no_labels, NUM_THINGS, 4)
-    result = full_resolution_argmax(potential, potential, semantic_logits,
-                                    empty, torch.zeros(0), no_labels, None,
-                                    'B', (18, 22), (18, 22), 4)
+    potential = dynamic_potential(
+        semantic_logits.softmax(dim=0), empty, torch.zeros(0), no_labels,
+        NUM_THINGS, 4)
+    result = full_resolution_argmax(potential,
+                                    potential, semantic_logits, empty,
+                                    torch.zeros(0), no_labels, None, 'B',
+                                    (18, 22), (18, 22), 4)
     assert torch.equal(
         result,
         upsample_argmax(semantic_logits[NUM_THINGS:], (18, 22), (18, 22), 4))
     with pytest.raises(ValueError, match='differ'):
-        full_resolution_argmax(potential, potential[:1], semantic_logits,
-                               empty, torch.zeros(0), no_labels, None, 'B',
-                               (18, 22), (25, 30), 4)
+        full_resolution_argmax(potential,
+                               potential[:1], semantic_logits, empty,
+                               torch.zeros(0), no_labels, None, 'B', (18, 22),
+                               (25, 30), 4)
     with pytest.raises(ValueError, match='do not fit'):
         full_resolution_argmax(potential, potential,
                                semantic_logits[:NUM_STUFF - 1], empty,
-                               torch.zeros(0), no_labels, None, 'B',
-                               (18, 22), (25, 30), 4)
+                               torch.zeros(0), no_labels, None, 'B', (18, 22),
+                               (25, 30), 4)
 
 
 def _random_panoptic_inputs(variant, seed=5, stride=4):
     generator = torch.Generator().manual_seed(seed)
-    semantic_logits = 3 * torch.randn(NUM_THINGS + NUM_STUFF, 6, 9,
-                                      generator=generator)
+    semantic_logits = 3 * torch.randn(
+        NUM_THINGS + NUM_STUFF, 6, 9, generator=generator)
     boxes = torch.tensor([[1.0, 2.0, 17.0, 13.0], [10.0, 0.0, 33.0, 22.0],
                           [3.5, 5.5, 9.5, 21.0]]) * stride / 4
     scores = torch.tensor([0.9, 0.7, 0.6])
     labels = torch.tensor([0, 2, 0])
     mask_probs = torch.rand(3, 7, 7, generator=generator)
-    potential = dynamic_potential(semantic_logits.softmax(dim=0), boxes,
-                                  scores, labels, NUM_THINGS, stride,
-                                  mask_probs, variant)
-    logits = potential + 0.1 * torch.rand(potential.shape,
-                                          generator=generator)
+    potential = dynamic_potential(
+        semantic_logits.softmax(dim=0), boxes, scores, labels, NUM_THINGS,
+        stride, mask_probs, variant)
+    logits = potential + 0.1 * torch.rand(potential.shape, generator=generator)
     return logits, potential, semantic_logits, boxes, scores, labels, \
         mask_probs
 
@@ -229,9 +236,9 @@ def test_full_resolution_logits_at_stride_1_are_p(variant):
     is the usual one)."""
     logits, potential, semantic_logits, boxes, scores, labels, mask_probs = \
         _random_panoptic_inputs(variant, stride=1)
-    result = full_resolution_logits(logits, potential, semantic_logits,
-                                    boxes, scores, labels, mask_probs,
-                                    variant, (6, 9), 1)
+    result = full_resolution_logits(logits, potential, semantic_logits, boxes,
+                                    scores, labels, mask_probs, variant,
+                                    (6, 9), 1)
     assert torch.allclose(result, logits, atol=1e-6)
 
 
@@ -243,8 +250,7 @@ def test_full_resolution_logits_are_what_the_argmax_takes():
     logits, potential, semantic_logits = inputs[:3]
     result = full_resolution_logits(*inputs, 'C', (22, 33), 4)
     assert result.shape == (logits.shape[0], 22, 33)
-    expected = _full_resolution_reference(*inputs, 'C', (22, 33), (22, 33),
-                                          4)
+    expected = _full_resolution_reference(*inputs, 'C', (22, 33), (22, 33), 4)
     assert torch.equal(result.argmax(dim=0), expected)
     ranges = [(0, 2), (2, 4), (4, 5)]  # detections, mixed, stuff
     parts = [
@@ -269,7 +275,7 @@ def test_full_resolution_logits_are_differentiable():
     result = full_resolution_logits(logits, potential.detach(),
                                     semantic_logits, boxes, scores, labels,
                                     mask_probs, 'C', (24, 36), 4)
-    (result * torch.linspace(-1, 1, result.numel()).view_as(result)
-     ).sum().backward()
+    (result *
+     torch.linspace(-1, 1, result.numel()).view_as(result)).sum().backward()
     for leaf in leaves:
         assert leaf.grad is not None and leaf.grad.abs().sum() > 0

@@ -4,11 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmpanoptic.models.losses.panoptic_matching import (
-    downsample_targets, match_segments_to_detections,
-    panoptic_matching_targets)
-from mmpanoptic.models.losses.panoptic_matching_loss import \
-    PanopticMatchingLoss
+from mmpanoptic.models.unifying.panoptic_matching import (
+    PanopticMatchingLoss, majority_downsample_targets,
+    match_segments_to_detections, panoptic_matching_targets)
 
 NUM_THINGS, NUM_STUFF = 2, 2
 
@@ -38,8 +36,8 @@ def test_matching_maximises_total_iou():
     gt_boxes = torch.tensor([[0., 0., 10., 10.], [0., 0., 6., 10.]])
     det_boxes = torch.tensor([[0., 0., 9., 10.], [0., 0., 14., 10.]])
     labels = torch.zeros(2, dtype=torch.long)
-    matched, keep = match_segments_to_detections(gt_boxes, labels,
-                                                 det_boxes, labels)
+    matched, keep = match_segments_to_detections(gt_boxes, labels, det_boxes,
+                                                 labels)
     assert matched.tolist() == [1, 0]
     assert keep.all()
 
@@ -50,8 +48,8 @@ def test_matching_with_nothing_to_match():
         torch.tensor([[0., 0., 4., 4.]]), torch.tensor([1]))
     assert matched.shape == (0, ) and keep.tolist() == [True]
     matched, keep = match_segments_to_detections(
-        torch.tensor([[0., 0., 4., 4.]]), torch.tensor([1]), torch.zeros(
-            0, 4), torch.zeros(0, dtype=torch.long))
+        torch.tensor([[0., 0., 4., 4.]]), torch.tensor([1]), torch.zeros(0, 4),
+        torch.zeros(0, dtype=torch.long))
     assert matched.tolist() == [-1] and keep.shape == (0, )
 
 
@@ -107,17 +105,16 @@ def test_loss_is_invariant_to_gt_order():
                        det_labels)
     for order in ([2, 0, 1], [1, 2, 0], [2, 1, 0]):
         permuted, _ = _loss_of(logits, masks[order], boxes[order],
-                               labels[order], semantic, det_boxes,
-                               det_labels)
+                               labels[order], semantic, det_boxes, det_labels)
         torch.testing.assert_close(permuted, loss)
 
 
 def test_loss_equals_cross_entropy_and_ignores_unmatched_segments():
     masks, boxes, labels, semantic, det_boxes, det_labels = _scene()
-    logits = torch.randn(3 + NUM_STUFF, 8, 12, dtype=torch.float64,
-                         requires_grad=True)
-    loss, targets = _loss_of(logits, masks, boxes, labels, semantic,
-                             det_boxes, det_labels)
+    logits = torch.randn(
+        3 + NUM_STUFF, 8, 12, dtype=torch.float64, requires_grad=True)
+    loss, targets = _loss_of(logits, masks, boxes, labels, semantic, det_boxes,
+                             det_labels)
     kept = torch.cat([logits[:2], logits[3:]])
     valid = targets != 255
     expected = F.cross_entropy(
@@ -140,8 +137,8 @@ def test_loss_over_a_batch_and_when_everything_is_ignored():
     expected = F.cross_entropy(
         torch.cat([
             logits[0].permute(1, 2, 0).reshape(-1, 3),
-            F.pad(logits[1].permute(1, 2, 0).reshape(-1, 2), (0, 1),
-                  value=-1e9)
+            F.pad(
+                logits[1].permute(1, 2, 0).reshape(-1, 2), (0, 1), value=-1e9)
         ]),
         torch.cat([targets[0].flatten(), targets[1].flatten()]),
         ignore_index=255)
@@ -161,7 +158,8 @@ def test_loss_on_probabilities_normalises_over_channels():
     loss_module = PanopticMatchingLoss(eps=1e-12)
     # two pixels, three channels: P = (0.6, 0.2, 0.2) and (0, 1.5, 0.5)
     output = torch.tensor([[[0.6, 0.0]], [[0.2, 1.5]], [[0.2, 0.5]]],
-                          dtype=torch.float64, requires_grad=True)
+                          dtype=torch.float64,
+                          requires_grad=True)
     target = torch.tensor([[0, 1]])
     loss = loss_module([output], [target])
     expected = -(math.log(0.6 / 1.0) + math.log(1.5 / 2.0)) / 2
@@ -169,16 +167,17 @@ def test_loss_on_probabilities_normalises_over_channels():
     loss.backward()
     # d/dP_j of -log(P_t / S) = 1/S - [j == t]/P_t, halved by the mean
     expected_grad = torch.tensor([[[(1 - 1 / 0.6) / 2, 1 / 4]],
-                                  [[1 / 2, (1 / 2 - 1 / 1.5) / 2]],
-                                  [[1 / 2, 1 / 4]]], dtype=torch.float64)
+                                  [[1 / 2,
+                                    (1 / 2 - 1 / 1.5) / 2]], [[1 / 2, 1 / 4]]],
+                                 dtype=torch.float64)
     torch.testing.assert_close(output.grad, expected_grad)
     # a one-hot P costs nothing, unlike a softmax over the same values
     one_hot = torch.tensor([[[1.0]], [[0.0]], [[0.0]]])
     assert loss_module([one_hot], [torch.tensor([[0]])]).item() == 0
     softmax_loss = PanopticMatchingLoss(input_type='logits')(
         [one_hot], [torch.tensor([[0]])])
-    assert softmax_loss.item() == pytest.approx(
-        -math.log(math.e / (math.e + 2)))
+    assert softmax_loss.item() == pytest.approx(-math.log(math.e /
+                                                          (math.e + 2)))
     # a pixel where every channel is 0 stays finite with eps > 0
     zeros = torch.zeros(3, 1, 1, requires_grad=True)
     loss = PanopticMatchingLoss()([zeros], [torch.tensor([[2]])])
@@ -195,16 +194,16 @@ def test_targets_downsampled_by_cell_majority():
     targets[4:, :2] = 0  # cell (1, 0): 8 x 0 against 8 x 1: a tie
     targets[4:, 4:8] = ignore  # cell (1, 1): all ignored
     targets[:4, 8:10] = ignore  # cell (0, 2): 8 ignored, 8 x 1: a tie
-    result = downsample_targets(targets, 4, (2, 3), 3, ignore)
+    result = majority_downsample_targets(targets, 4, (2, 3), 3, ignore)
     assert result.tolist() == [[0, 2, 1], [0, ignore, 1]]
     # a larger grid: the padding is ignored; a smaller one crops
-    padded = downsample_targets(targets, 4, (3, 4), 3, ignore)
+    padded = majority_downsample_targets(targets, 4, (3, 4), 3, ignore)
     assert padded[:2, :3].tolist() == result.tolist()
     assert (padded[2] == ignore).all() and (padded[:, 3] == ignore).all()
-    cropped = downsample_targets(targets, 4, (1, 2), 3, ignore)
+    cropped = majority_downsample_targets(targets, 4, (1, 2), 3, ignore)
     assert cropped.tolist() == [[0, 2]]
     with pytest.raises(ValueError, match='channels in'):
-        downsample_targets(targets, 4, (2, 3), 2, ignore)
+        majority_downsample_targets(targets, 4, (2, 3), 2, ignore)
 
 
 def test_downsampled_targets_are_centred_on_their_cells():
@@ -218,10 +217,12 @@ def test_downsampled_targets_are_centred_on_their_cells():
     targets[5:11, 5:11] = 1
     expected = torch.zeros(4, 4, dtype=torch.long)
     expected[1:3, 1:3] = 1
-    assert torch.equal(downsample_targets(targets, 4, (4, 4), 2), expected)
+    assert torch.equal(
+        majority_downsample_targets(targets, 4, (4, 4), 2), expected)
     assert torch.equal(targets[2::4, 2::4], expected)
     shifted = torch.zeros(16, 16, dtype=torch.long)
     shifted[6:12, 6:12] = 1
-    assert downsample_targets(shifted, 4, (4, 4), 2)[1:3, 1:3].tolist() == \
+    downsampled = majority_downsample_targets(shifted, 4, (4, 4), 2)
+    assert downsampled[1:3, 1:3].tolist() == \
         [[0, 0], [0, 1]]
     assert torch.equal(shifted[2::4, 2::4], expected)

@@ -48,9 +48,9 @@ def test_configs_build_the_models_of_table_1(name):
     assert model.roi_head.with_mask == with_mask
     assert (model.affinity_head is not None) == with_affinity
     assert (model.loss_panoptic is not None) == with_affinity
-    assert model.inference == inference
+    assert model.panoptic_fusion_head.inference == inference
     assert model.potential_head.variant == variant
-    assert model.panoptic_score_thr == score_thr
+    assert model.panoptic_fusion_head.score_thr == score_thr
     assert (model.num_things_classes, model.num_stuff_classes) == (things,
                                                                    stuff)
     assert model.roi_head.bbox_head.num_classes == things

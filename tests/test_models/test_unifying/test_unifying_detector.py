@@ -47,16 +47,17 @@ def total_loss(losses):
         if 'loss' in k)
 
 
-def check_panoptic_output(sample, num_things, num_stuff, height, width):
+def check_panoptic_output(sample, num_things_classes, num_stuff_classes,
+                          height, width):
     panoptic = sample.pred_panoptic_seg.sem_seg
     assert panoptic.shape == (1, height, width)
     labels = panoptic % INSTANCE_OFFSET
     ids = panoptic // INSTANCE_OFFSET
-    void = num_things + num_stuff
+    void = num_things_classes + num_stuff_classes
     assert ((labels < void) | (panoptic == void)).all()
     # things carry an instance id, stuff and VOID do not
-    assert (ids[labels < num_things] > 0).all()
-    assert (ids[labels >= num_things] == 0).all()
+    assert (ids[labels < num_things_classes] > 0).all()
+    assert (ids[labels >= num_things_classes] == 0).all()
     assert sample.pred_sem_seg.sem_seg.shape == (1, height, width)
     assert sample.pred_sem_seg.sem_seg.max() < void
 
@@ -173,7 +174,6 @@ def test_model_a_segments_things_inside_their_boxes():
 def test_heuristic_inference_for_ablations_c1_d1():
     model = build_model(
         SYNTHETIC,
-        panoptic_fusion_head=dict(type='HeuristicFusionHead'),
         test_cfg=dict(
             panoptic=dict(
                 inference='heuristic', score_thr=0.0, mask_overlap=0.5)))
@@ -184,9 +184,11 @@ def test_heuristic_inference_for_ablations_c1_d1():
 def test_bad_configurations_are_rejected():
     with pytest.raises(ValueError, match='needs an affinity_head'):
         build_model(SYNTHETIC, affinity_head=None)
-    with pytest.raises(ValueError, match='heuristic'):
+    with pytest.raises(ValueError, match='heuristic'):  # needs masks
         build_model(
-            SYNTHETIC, test_cfg=dict(panoptic=dict(inference='heuristic')))
+            SYNTHETIC,
+            roi_head=dict(mask_roi_extractor=None, mask_head=None),
+            test_cfg=dict(panoptic=dict(inference='heuristic')))
     with pytest.raises(ValueError, match='inference must be one of'):
         build_model(SYNTHETIC, test_cfg=dict(panoptic=dict(inference='vote')))
 
@@ -204,7 +206,8 @@ def test_coco_config_loss_and_predict_on_a_tiny_input():
             rcnn=dict(max_per_img=10),
             panoptic=dict(score_thr=0.0, stuff_area_limit=64)))
     # 128 x 128: mmcv's deformable conv needs P5 of at least 3 x 3
-    batch = make_panoptic_batch(128, 128, num_things=80, num_stuff=53)
+    batch = make_panoptic_batch(
+        128, 128, num_things_classes=80, num_stuff_classes=53)
     losses = run_loss(model, batch)
     assert torch.isfinite(total_loss(losses))
     assert losses['loss_panoptic'] > 0

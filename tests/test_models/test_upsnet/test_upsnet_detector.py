@@ -27,14 +27,18 @@ def _model_cfg(name, **test_overrides):
     return cfg
 
 
-def _batch(num_things, num_stuff, size, num_items=(3, 0)):
+def _batch(num_things_classes, num_stuff_classes, size, num_items=(3, 0)):
     packed = demo_mm_inputs(
         len(num_items), [[3, size, size]] * len(num_items),
-        num_items=list(num_items), num_classes=num_things, with_mask=True)
+        num_items=list(num_items),
+        num_classes=num_things_classes,
+        with_mask=True)
     gen = torch.Generator().manual_seed(0)
     for sample in packed['data_samples']:
-        sem = torch.randint(num_things, num_things + num_stuff,
-                            (1, size, size), generator=gen)
+        sem = torch.randint(
+            num_things_classes,
+            num_things_classes + num_stuff_classes, (1, size, size),
+            generator=gen)
         masks = sample.gt_instances.masks.to_tensor(torch.bool, 'cpu')
         for mask, label in zip(masks, sample.gt_instances.labels):
             sem[0][mask] = label
@@ -43,12 +47,12 @@ def _batch(num_things, num_stuff, size, num_items=(3, 0)):
     return packed
 
 
-def _check_panoptic_map(pan, num_things, num_stuff, shape):
+def _check_panoptic_map(pan, num_things_classes, num_stuff_classes, shape):
     assert pan.shape == (1, ) + shape
     labels = pan % INSTANCE_OFFSET
     ids = pan // INSTANCE_OFFSET
-    void = num_things + num_stuff
-    is_thing = labels < num_things
+    void = num_things_classes + num_stuff_classes
+    is_thing = labels < num_things_classes
     assert (ids[is_thing] >= 1).all() and (ids[~is_thing] == 0).all()
     assert (labels <= void).all()
 
@@ -56,8 +60,9 @@ def _check_panoptic_map(pan, num_things, num_stuff, shape):
 def _run(cfg, size, num_items=(3, 0)):
     model = MODELS.build(cfg)
     model.init_weights()
-    num_things, num_stuff = model.num_things_classes, model.num_stuff_classes
-    packed = _batch(num_things, num_stuff, size, num_items)
+    num_things_classes = model.num_things_classes
+    num_stuff_classes = model.num_stuff_classes
+    packed = _batch(num_things_classes, num_stuff_classes, size, num_items)
     model.train()
     data = model.data_preprocessor(copy.deepcopy(packed), True)
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -66,12 +71,12 @@ def _run(cfg, size, num_items=(3, 0)):
     with torch.no_grad():
         results = model.predict(data['inputs'], data['data_samples'])
     for result in results:
-        _check_panoptic_map(result.pred_panoptic_seg.sem_seg, num_things,
-                            num_stuff, (size, size))
+        _check_panoptic_map(result.pred_panoptic_seg.sem_seg,
+                            num_things_classes, num_stuff_classes,
+                            (size, size))
         assert result.pred_sem_seg.sem_seg.shape == (1, size, size)
-        assert set(result.pred_instances.keys()) >= {
-            'bboxes', 'labels', 'scores'
-        }
+        assert set(
+            result.pred_instances.keys()) >= {'bboxes', 'labels', 'scores'}
     return model, losses, results
 
 
@@ -83,13 +88,12 @@ def test_loss_and_predict(config, size):
     # score threshold 0: detections reach the panoptic head
     model, losses, _ = _run(_model_cfg(config, score_thr=0.0), size)
     expected = {
-        'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox',
-        'loss_mask', 'loss_seg', 'loss_roi', 'loss_panoptic'
+        'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'loss_mask',
+        'loss_seg', 'loss_roi', 'loss_panoptic'
     }
     assert expected <= set(losses)
     for key in expected - {'loss_rpn_cls', 'loss_rpn_bbox'}:
         assert torch.isfinite(losses[key]).all(), key
-    assert model.postprocess_methods == ('panoptic_head.predict', )
 
 
 def test_panoptic_loss_reaches_semantic_and_mask_heads():
@@ -132,7 +136,7 @@ def test_zero_detections_and_zero_stuff_give_valid_maps():
 
 def test_heuristic_variant():
     cfg = _model_cfg('upsnet_r18_fpn_synthetic.py', score_thr=0.0)
-    cfg.panoptic_head.loss_panoptic = None  # UPSNet-C
+    cfg.panoptic_fusion_head.loss_panoptic = None  # UPSNet-C
     cfg.test_cfg.panoptic.fusion = 'heuristic'
     cfg.test_cfg.panoptic.with_instance_masks = True
     model, losses, results = _run(cfg, 64)
@@ -142,7 +146,7 @@ def test_heuristic_variant():
 
 def test_class_count_mismatch_is_reported():
     cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
-    cfg.panoptic_head.num_stuff_classes = 5
+    cfg.panoptic_fusion_head.num_stuff_classes = 5
     with pytest.raises(ValueError, match='differ between heads'):
         MODELS.build(cfg)
     cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
@@ -156,7 +160,7 @@ def test_tensor_mode_forward():
     model.eval()
     data = model.data_preprocessor(_batch(4, 4, 64), False)
     with torch.no_grad():
-        roi_outs, seg_preds = model(data['inputs'], data['data_samples'],
-                                    mode='tensor')
+        roi_outs, seg_preds = model(
+            data['inputs'], data['data_samples'], mode='tensor')
     assert seg_preds.shape == (2, 8, 16, 16)
     assert isinstance(roi_outs, tuple)

@@ -1,8 +1,10 @@
 import torch
 
-from mmpanoptic.models.panoptic_heads.upsnet_logits import (
-    box_pixels, inside_box_masks, panoptic_argmax, panoptic_logits,
-    paste_mask_logits, sample_mask_logits, select_instances, unknown_logits)
+from mmpanoptic.models.building_blocks.mask_paste import (box_region_masks,
+                                                         paste_masks)
+from mmpanoptic.models.upsnet.panoptic_logits import (
+    box_pixels, panoptic_logits, panoptic_logits_argmax, sample_mask_logits,
+    select_instances, unknown_logits)
 
 
 def test_unknown_logits_formula():
@@ -40,26 +42,33 @@ def test_panoptic_logits_hand_made():
 
 def test_inside_box_masks_pixel_centres():
     boxes = torch.tensor([[0.6, 0.0, 2.4, 1.0], [-5., -5., 1.0, 20.]])
-    masks = inside_box_masks(boxes, 2, 4)
+    masks = box_region_masks(boxes, 2, 4)
     # centres 0.5, 1.5, 2.5, 3.5: only 1.5 in [0.6, 2.4]
     assert masks[0].tolist() == [[False, True, False, False],
                                  [False, False, False, False]]
     assert masks[1].tolist() == [[True, False, False, False]] * 2
 
 
-def _random_case(seed, height=37, width=45, num_things=3, num_stuff=4,
+def _random_case(seed,
+                 height=37,
+                 width=45,
+                 num_things_classes=3,
+                 num_stuff_classes=4,
                  num_instances=12):
     gen = torch.Generator().manual_seed(seed)
-    semantic = torch.randn(num_things + num_stuff, height, width,
-                           generator=gen) * 2
+    semantic = torch.randn(
+        num_things_classes + num_stuff_classes, height, width,
+        generator=gen) * 2
     semantic[:, :10, :10] -= 8  # all logits negative: out-of-box 0 wins
-    xy = torch.rand(num_instances, 2, generator=gen) * torch.tensor(
-        [width, height])
-    wh = torch.rand(num_instances, 2, generator=gen) * torch.tensor(
-        [width, height]) * 0.6 + 0.3
+    xy = torch.rand(
+        num_instances, 2, generator=gen) * torch.tensor([width, height])
+    wh = torch.rand(
+        num_instances, 2, generator=gen) * torch.tensor([width, height
+                                                         ]) * 0.6 + 0.3
     boxes = torch.cat([xy - 3, xy + wh], dim=1)  # some leave the image
     boxes[0] = torch.tensor([5.2, 5.3, 5.4, 5.45])  # no pixel centre inside
-    labels = torch.randint(num_things, (num_instances, ), generator=gen)
+    labels = torch.randint(
+        num_things_classes, (num_instances, ), generator=gen)
     masks = torch.randn(num_instances, 28, 28, generator=gen) * 3
     return semantic, boxes, labels, masks
 
@@ -67,28 +76,29 @@ def _random_case(seed, height=37, width=45, num_things=3, num_stuff=4,
 def test_sparse_paste_matches_dense_paste():
     semantic, boxes, labels, masks = _random_case(0)
     height, width = semantic.shape[-2:]
-    dense = paste_mask_logits(masks, boxes, height, width)
+    dense = paste_masks(masks, boxes, height, width)
     pixels = box_pixels(boxes, height, width)
     values = sample_mask_logits(masks, boxes, pixels)
-    inside = inside_box_masks(boxes, height, width)
+    inside = box_region_masks(boxes, height, width)
     assert pixels.instance.numel() == int(inside.sum())
     assert torch.equal(pixels.offsets[1:] - pixels.offsets[:-1],
                        inside.flatten(1).sum(1))
-    assert torch.allclose(values, dense[pixels.instance, pixels.y, pixels.x],
-                          atol=1e-4)
+    assert torch.allclose(
+        values, dense[pixels.instance, pixels.y, pixels.x], atol=1e-4)
 
 
-def _dense_reference(semantic, boxes, labels, masks, num_things):
-    num_stuff = semantic.shape[0] - num_things
+def _dense_reference(semantic, boxes, labels, masks, num_things_classes):
+    num_stuff_classes = semantic.shape[0] - num_things_classes
     num = boxes.shape[0]
-    z = panoptic_logits(semantic, boxes, labels, masks, num_things)
+    z = panoptic_logits(semantic, boxes, labels, masks, num_things_classes)
     channel = z.argmax(0)
-    inside = inside_box_masks(boxes, *semantic.shape[-2:])
-    instance = (channel - num_stuff).clamp(0, max(num - 1, 0))
-    is_instance = (channel >= num_stuff) & (channel < num_stuff + num)
+    inside = box_region_masks(boxes, *semantic.shape[-2:])
+    instance = (channel - num_stuff_classes).clamp(0, max(num - 1, 0))
+    is_instance = (channel >= num_stuff_classes) & (
+        channel < num_stuff_classes + num)
     if num:
         out_of_box = is_instance & ~inside.gather(0, instance[None])[0]
-        channel = torch.where(out_of_box, num_stuff + num, channel)
+        channel = torch.where(out_of_box, num_stuff_classes + num, channel)
     return channel, is_instance
 
 
@@ -99,7 +109,7 @@ def test_panoptic_argmax_equals_dense_argmax():
         expected, _ = _dense_reference(semantic, boxes, labels, masks, 3)
         pixels = box_pixels(boxes, height, width)
         values = sample_mask_logits(masks, boxes, pixels)
-        channel = panoptic_argmax(semantic, labels, pixels, values, 3)
+        channel = panoptic_logits_argmax(semantic, labels, pixels, values, 3)
         assert torch.equal(channel, expected)
         # every kind of outcome is exercised
         assert (channel < 4).any() and (channel == 4 + 12).any()
@@ -113,7 +123,7 @@ def test_panoptic_argmax_after_selecting_instances():
     pixels = box_pixels(boxes, height, width)
     values = sample_mask_logits(masks, boxes, pixels)
     pixels_k, values_k = select_instances(pixels, values, keep)
-    channel = panoptic_argmax(semantic, labels[keep], pixels_k, values_k, 3)
+    channel = panoptic_logits_argmax(semantic, labels[keep], pixels_k, values_k, 3)
     expected, _ = _dense_reference(semantic, boxes[keep], labels[keep],
                                    masks[keep], 3)
     assert torch.equal(channel, expected)
@@ -124,12 +134,13 @@ def test_panoptic_argmax_without_instances():
     height, width = semantic.shape[-2:]
     empty = torch.zeros(0, 4)
     pixels = box_pixels(empty, height, width)
-    channel = panoptic_argmax(semantic, torch.zeros(0, dtype=torch.long),
+    channel = panoptic_logits_argmax(semantic, torch.zeros(0, dtype=torch.long),
                               pixels, torch.zeros(0), 3)
     stuff_max, stuff_arg = semantic[3:].max(0)
     thing_max = semantic[:3].max(0).values
-    assert torch.equal(channel, torch.where(stuff_max >= thing_max, stuff_arg,
-                                            torch.tensor(4)))
+    assert torch.equal(
+        channel, torch.where(stuff_max >= thing_max, stuff_arg,
+                             torch.tensor(4)))
 
 
 def test_panoptic_logits_gradients():
@@ -145,7 +156,7 @@ def test_panoptic_logits_gradients():
 
 
 def test_semantic_maxima_labels_equal_argmax():
-    from mmpanoptic.models.panoptic_heads.upsnet_logits import \
+    from mmpanoptic.models.upsnet.panoptic_logits import \
         semantic_maxima
     semantic, _, _, _ = _random_case(4)
     maxima = semantic_maxima(semantic, 3)

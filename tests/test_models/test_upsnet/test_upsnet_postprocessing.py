@@ -1,13 +1,13 @@
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 
-from mmpanoptic.models.panoptic_heads.upsnet_class_assignment import (
+from mmpanoptic.models.upsnet.class_assignment import (
     assign_instance_classes, compose_panoptic_map)
-from mmpanoptic.models.panoptic_heads.upsnet_heuristic_fusion import \
-    heuristic_fusion
-from mmpanoptic.models.panoptic_heads.upsnet_logits import (
-    box_pixels, sample_mask_logits)
-from mmpanoptic.models.panoptic_heads.upsnet_mask_pruning import prune_masks
+from mmpanoptic.models.upsnet.heuristic_combination import \
+    heuristic_combination
+from mmpanoptic.models.upsnet.mask_pruning import prune_masks
+from mmpanoptic.models.upsnet.panoptic_logits import (box_pixels,
+                                                      sample_mask_logits)
 
 
 def _pasted(boxes, height, width, masks=None):
@@ -123,15 +123,16 @@ def test_zero_instances_and_zero_stuff_give_valid_maps():
     assert (pan == INSTANCE_OFFSET).all()
 
 
-def test_heuristic_fusion():
+def test_heuristic_combination():
     # T = 1, S = 1 (VOID = 2); semantic: stuff on the left, thing right
     semantic = torch.zeros(2, 2, 8)
     semantic[1, :, :4] = 1
     semantic[0, :, 4:] = 1
     pixels, values = _pasted([[5, 0, 8, 2], [4, 0, 7, 2], [0, 0, 1, 2]], 2,
                              8)
-    pan = heuristic_fusion(semantic, torch.tensor([0, 0, 0]), pixels, values,
-                           1, overlap_thr=0.5, stuff_area_limit=0)
+    pan = heuristic_combination(semantic.argmax(0), torch.tensor([0, 0, 0]),
+                                pixels, values, 1, 1, overlap_thr=0.5,
+                                stuff_area_limit=0)
     # second mask: 2 of 3 columns on the first -> skipped; third: over
     # stuff, laid (id 2); semantic "thing" pixel 4 without mask -> VOID
     expected = torch.tensor([[1000 * 2, 1, 1, 1, 2, 1000, 1000, 1000]] * 2)

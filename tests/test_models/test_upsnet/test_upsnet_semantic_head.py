@@ -3,7 +3,7 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import InstanceData, PixelData
 
-from mmpanoptic.models.seg_heads import UPSNetSemanticHead
+from mmpanoptic.models.building_blocks import UPSNetSemanticHead
 
 
 def _levels(channels=32, size=32, batch=2):

@@ -1,8 +1,8 @@
 import torch
 
-from mmpanoptic.models.panoptic_heads.upsnet_targets import (
-    crop_semantic_targets, downsample_targets, panoptic_targets,
-    sample_unknown_instances)
+from mmpanoptic.models.building_blocks import crop_semantic_targets
+from mmpanoptic.models.upsnet.panoptic_targets import (
+    nearest_downsample_targets, panoptic_targets, sample_unknown_instances)
 
 
 def test_crop_semantic_targets_nearest():
@@ -43,4 +43,4 @@ def test_panoptic_targets():
     sem[2, 0] = 0
     target = panoptic_targets(sem, masks, keep, 2, 2)
     assert target[2, 0] == 255
-    assert downsample_targets(target, (1, 2)).tolist() == [[0, 2]]
+    assert nearest_downsample_targets(target, (1, 2)).tolist() == [[0, 2]]

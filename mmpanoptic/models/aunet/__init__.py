@@ -1,0 +1,14 @@
+"""AUNet (Li et al., CVPR 2019): detector, BG-branch semantic head, PAM and
+MAM attention and the inference fusion."""
+from .attention import (BackgroundReweight, MaskAttention, ProposalAttention,
+                        SpatialBackgroundAttention, fpn_levels_of_rois,
+                        mask_features_to_levels)
+from .aunet import AUNet
+from .fusion import AUNetFusionHead
+from .semantic_head import AUNetSemanticHead
+
+__all__ = [
+    'AUNet', 'AUNetSemanticHead', 'AUNetFusionHead', 'BackgroundReweight',
+    'SpatialBackgroundAttention', 'ProposalAttention', 'MaskAttention',
+    'fpn_levels_of_rois', 'mask_features_to_levels'
+]

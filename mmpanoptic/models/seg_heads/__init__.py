@@ -1,2 +1,0 @@
-from .upsnet_semantic_head import UPSNetSemanticHead  # noqa: F401
-from .aunet_semantic_head import AUNetSemanticHead  # noqa: F401
