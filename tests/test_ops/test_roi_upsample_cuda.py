@@ -3,7 +3,8 @@ against the brute-force loop implementation of AUNet eq. (5)-(6), the
 pure-PyTorch reference and the C++ CPU kernels, with gradient checks and the
 RoIAlign round trip on the GPU.
 
-Collected only where ``torch.cuda.is_available()`` (tests/test_ops/conftest.py);
+Collected only where ``torch.cuda.is_available()``
+(tests/test_ops/conftest.py);
 on a GPU machine they fail, not skip, when the CUDA extension is not built.
 Where the OpenMMLab stack is not installed (a GPU machine with torch alone),
 ``python tools/misc/run_cuda_op_tests.py`` runs them.

@@ -176,8 +176,9 @@ def stuff_first_to_things_first(num_things_classes: int,
                                 num_stuff_classes: int) -> Tensor:
     """Official semantic channel of each mmdet channel: mmdet's thing ``t``
     is the official ``num_stuff_classes + t``, its stuff
-    ``num_things_classes + s`` the official ``s`` (both orders keep the category order within things and
-    within stuff; UPSNet's init_coco.py builds its order from COCO's)."""
+    ``num_things_classes + s`` the official ``s`` (both orders keep the
+    category order within things and within stuff; UPSNet's init_coco.py
+    builds its order from COCO's)."""
     return torch.cat([
         torch.arange(num_stuff_classes,
                      num_stuff_classes + num_things_classes),

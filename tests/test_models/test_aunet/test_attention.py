@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mmpanoptic.models.aunet import (BackgroundReweight, MaskAttention,
-                                      ProposalAttention, fpn_levels_of_rois,
-                                      mask_features_to_levels)
+                                     ProposalAttention, fpn_levels_of_rois,
+                                     mask_features_to_levels)
 from mmpanoptic.ops import roi_upsample
 
 
@@ -19,8 +19,11 @@ def _set_attention_weights(module, w1, b1, w2, b2):
 
 @pytest.mark.parametrize('cls', [ProposalAttention, MaskAttention])
 def test_attention_without_reweight_matches_eq_1_2(cls):
-    pam = cls(guide_channels=2, feat_channels=3, hidden_channels=2,
-              use_reweight=False)
+    pam = cls(
+        guide_channels=2,
+        feat_channels=3,
+        hidden_channels=2,
+        use_reweight=False)
     # w_1 = [[1, 0], [0, -1]], b_1 = 0; w_2 = [1, 2], b_2 = -0.5
     _set_attention_weights(pam, torch.tensor([[1., 0.], [0., -1.]]),
                            torch.zeros(2), torch.tensor([[1., 2.]]),
@@ -43,8 +46,8 @@ def test_background_reweight_matches_eq_3_4():
     with torch.no_grad():
         reweight.conv.weight.copy_(torch.eye(4)[:, :, None, None] * 2)
         reweight.conv.bias.zero_()
-    feat = torch.tensor([1., 3., 0., 4.]).view(1, 4, 1, 1).expand(
-        1, 4, 2, 2).clone()
+    feat = torch.tensor([1., 3., 0., 4.]).view(1, 4, 1, 1).expand(1, 4, 2,
+                                                                  2).clone()
     feat[0, 0, 0, 0] = 3.  # GAP of channel 0: (3 + 1 + 1 + 1) / 4 = 1.5
     gap = torch.tensor([1.5, 3., 0., 4.])
     conv = 2 * gap
@@ -56,14 +59,16 @@ def test_background_reweight_matches_eq_3_4():
     weights = torch.sigmoid(normed)  # N, eq. (3)
     torch.testing.assert_close(
         reweight.channel_weights(feat).flatten(), weights)
-    torch.testing.assert_close(reweight(feat),
-                               feat * weights.view(1, 4, 1, 1))  # eq. (4)
+    torch.testing.assert_close(
+        reweight(feat), feat * weights.view(1, 4, 1, 1))  # eq. (4)
 
 
 def test_attention_with_reweight_is_composition():
-    pam = ProposalAttention(guide_channels=4, feat_channels=8,
-                            use_reweight=True,
-                            norm_cfg=dict(type='GN', num_groups=4))
+    pam = ProposalAttention(
+        guide_channels=4,
+        feat_channels=8,
+        use_reweight=True,
+        norm_cfg=dict(type='GN', num_groups=4))
     pam.init_weights()
     feat, guide = torch.randn(2, 8, 5, 6), torch.randn(2, 4, 5, 6)
     attended = feat * (1 - pam.foreground_logits(guide).sigmoid()) + feat
@@ -84,8 +89,7 @@ def test_mask_features_to_levels_uses_roi_level_and_stride():
     rois = torch.tensor([[0, 8., 8., 48., 40.], [1, 16., 0., 176., 160.]])
     shapes, strides = [(32, 32), (16, 16), (8, 8), (4, 4)], [4, 8, 16, 32]
     maps = mask_features_to_levels(feats, rois, shapes, strides, 2)
-    assert [tuple(m.shape) for m in maps] == [(2, 3, 32, 32),
-                                              (2, 3, 16, 16),
+    assert [tuple(m.shape) for m in maps] == [(2, 3, 32, 32), (2, 3, 16, 16),
                                               (2, 3, 8, 8), (2, 3, 4, 4)]
     # RoI 0 (sqrt(wh) ~ 36) -> level 0, RoI 1 (160) -> level 1
     torch.testing.assert_close(

@@ -1,5 +1,5 @@
-"""AUNet fusion: NMS-like overlap resolution with category relations and
-stuff from the BG branch, on hand-made masks."""
+"""AUNet fusion: masks laid by score with category relations (Kirillov et
+al.'s procedure) and stuff from the BG branch, on hand-made masks."""
 import pytest
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
@@ -131,44 +131,77 @@ def test_fusion_head_predict_and_relations_validation():
         relation_matrix([(5, 0)], 3)
 
 
-def _brute_force_overlaps(masks, scores, labels, overlap_thr, relations):
-    """Pixel loops over the rule of resolve_instance_overlaps."""
+def test_dropped_instance_hides_nothing():
+    """A (0.9) hides 60 % of B, B 60 % of C, A 20 % of C: B is dropped, so
+    C is laid (Kirillov et al.'s sequential procedure)."""
+    a = _box_mask(1, 10, 0, 1, 0, 3)
+    b = _box_mask(1, 10, 0, 1, 0, 5)  # 3 of 5 under A
+    c = _box_mask(1, 10, 0, 1, 2, 7)  # 1 of 5 under A, 3 of 5 under B
+    masks = torch.stack([a, b, c])
+    instance_map, kept = resolve_instance_overlaps(
+        masks, torch.tensor([0.9, 0.8, 0.7]), torch.tensor([CAR, CAR, CAR]),
+        0.5)
+    assert kept.tolist() == [CAR, CAR]
+    assert instance_map.tolist() == [[1, 1, 1, 2, 2, 2, 2, 0, 0, 0]]
+
+
+def test_stuff_area_counts_only_pixels_things_left():
+    num_things_classes, num_stuff_classes = 3, 2
+    logits = torch.zeros(3, 4, 4)
+    logits[0] = 1  # stuff 0 (label 3) everywhere: 16 px
+    masks = _box_mask(4, 4, 0, 4, 0, 3)[None]  # a thing takes 12 of them
+    pan = aunet_panoptic_fusion(
+        masks,
+        torch.tensor([0.9]),
+        torch.tensor([CAR]),
+        logits,
+        num_things_classes,
+        num_stuff_classes,
+        True,
+        0.5,
+        stuff_area_limit=5)
+    assert (pan[:, :3] == CAR + INSTANCE_OFFSET).all()
+    assert (pan[:, 3] == num_things_classes + num_stuff_classes).all()
+
+
+def _lay_masks_with_relations(masks, scores, labels, overlap_thr, relations):
+    """Pixel loops over the sequential rule with category relations."""
     order = sorted(range(len(scores)), key=lambda k: -float(scores[k]))
-    rank = {k: r for r, k in enumerate(order)}
-
-    def beats(j, i):
-        protect_j = bool(relations[labels[j], labels[i]])
-        protect_i = bool(relations[labels[i], labels[j]])
-        return protect_j or (rank[j] < rank[i] and not protect_i)
-
-    def assign(active):
-        owner = {}
-        for y in range(masks.shape[1]):
-            for x in range(masks.shape[2]):
-                cover = [k for k in order if k in active and masks[k, y, x]]
-                if not cover:
-                    continue
-                unbeaten = [
-                    i for i in cover
-                    if not any(beats(j, i) for j in cover if j != i)
-                ]
-                owner[(y, x)] = unbeaten[0] if unbeaten else cover[0]
-        return owner
-
-    owner = assign(set(order))
-    keep = set()
+    height, width = masks.shape[1:]
+    owner = [[None] * width for _ in range(height)]
+    laid = []
     for k in order:
-        area = int(masks[k].sum())
-        visible = sum(1 for v in owner.values() if v == k)
-        if area > 0 and 1 - visible / area <= overlap_thr:
-            keep.add(k)
-    owner = assign(keep)
-    owners = [k for k in order if k in set(owner.values())]
+        mask = masks[k]
+        area = int(mask.sum())
+        if area == 0:
+            continue
+        taken = [(y, x) for y in range(height) for x in range(width)
+                 if mask[y, x] and owner[y][x] is not None
+                 and not relations[labels[k], labels[owner[y][x]]]]
+        if len(taken) > overlap_thr * area:
+            continue
+        for y in range(height):
+            for x in range(width):
+                if mask[y, x] and (y, x) not in taken:
+                    owner[y][x] = k
+        laid.append(k)
+    owners = [k for k in laid if any(k in row for row in owner)]
     ids = {k: i + 1 for i, k in enumerate(owners)}
-    instance_map = torch.zeros(masks.shape[1:], dtype=torch.long)
-    for (y, x), k in owner.items():
-        instance_map[y, x] = ids[k]
+    instance_map = torch.tensor([[0 if k is None else ids[k] for k in row]
+                                 for row in owner])
     return instance_map, [int(labels[k]) for k in owners]
+
+
+def _random_instances(seed, num_classes, num=8, size=9):
+    gen = torch.Generator().manual_seed(seed)
+    masks = torch.zeros(num, size, size, dtype=torch.bool)
+    for k in range(num):
+        y0, x0 = torch.randint(0, size - 2, (2, ), generator=gen).tolist()
+        h, w = torch.randint(2, size, (2, ), generator=gen).tolist()
+        masks[k, y0:y0 + h, x0:x0 + w] = True
+    scores = torch.rand(num, generator=gen)
+    labels = torch.randint(0, num_classes, (num, ), generator=gen)
+    return masks, scores, labels
 
 
 @pytest.mark.parametrize('seed', range(4))
@@ -180,28 +213,31 @@ def _brute_force_overlaps(masks, scores, labels, overlap_thr, relations):
         (6, []),  # no relations: score order only
     ])
 def test_overlaps_match_brute_force(seed, num_classes, pairs):
-    gen = torch.Generator().manual_seed(seed)
-    num, size = 8, 9
-    masks = torch.zeros(num, size, size, dtype=torch.bool)
-    for k in range(num):
-        y0, x0 = torch.randint(0, size - 2, (2, ), generator=gen).tolist()
-        h, w = torch.randint(2, size, (2, ), generator=gen).tolist()
-        masks[k, y0:y0 + h, x0:x0 + w] = True
-    scores = torch.rand(num, generator=gen)
-    labels = torch.randint(0, num_classes, (num, ), generator=gen)
+    masks, scores, labels = _random_instances(seed, num_classes)
     relations = relation_matrix(pairs, num_classes)
     instance_map, kept = resolve_instance_overlaps(masks, scores, labels, 0.6,
                                                    relations)
-    expected_map, expected_labels = _brute_force_overlaps(
+    expected_map, expected_labels = _lay_masks_with_relations(
         masks, scores, labels, 0.6, relations)
     assert kept.tolist() == expected_labels
     assert torch.equal(instance_map, expected_map)
 
 
-def test_winners_do_not_depend_on_pixel_chunks():
-    from mmpanoptic.models.aunet.fusion import _winners
-    gen = torch.Generator().manual_seed(0)
-    covering = torch.rand(5, 200, generator=gen) > 0.5
-    beats = torch.rand(5, 5, generator=gen) > 0.5
-    torch.testing.assert_close(
-        _winners(covering, beats, chunk_size=7), _winners(covering, beats))
+@pytest.mark.parametrize('seed', range(4))
+def test_without_relations_equals_mmdet_heuristic_fusion(seed):
+    """mmdet's ``HeuristicFusionHead._lay_masks`` is the reference of the
+    procedure AUNet cites."""
+    from mmdet.models.seg_heads.panoptic_fusion_heads import \
+        HeuristicFusionHead
+    masks, scores, labels = _random_instances(seed, 3)
+    reference = HeuristicFusionHead(num_things_classes=3, num_stuff_classes=2)
+    expected_map, expected_labels = reference._lay_masks(
+        InstanceData(
+            bboxes=torch.zeros(len(scores), 4),
+            scores=scores,
+            labels=labels,
+            masks=masks),
+        overlap_thr=0.6)
+    instance_map, kept = resolve_instance_overlaps(masks, scores, labels, 0.6)
+    assert kept.tolist() == expected_labels.tolist()
+    assert torch.equal(instance_map, expected_map)

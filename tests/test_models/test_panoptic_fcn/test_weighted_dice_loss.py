@@ -2,9 +2,8 @@
 import pytest
 import torch
 
-from mmpanoptic.models.panoptic_fcn.weighted_dice_loss import (WeightedDiceLoss,
-                                                         dice_loss,
-                                                         weighted_dice_loss)
+from mmpanoptic.models.panoptic_fcn.weighted_dice_loss import (
+    WeightedDiceLoss, dice_loss, weighted_dice_loss)
 from mmpanoptic.registry import MODELS
 
 
@@ -21,8 +20,10 @@ def test_dice_loss_known_values():
 
 def test_weighted_dice_weights_are_normalised_scores():
     target = torch.tensor([[1., 1., 0., 0.]])
-    logits = torch.tensor([[[20., 20., -20., -20.],   # perfect: dice 0
-                            [0., 0., 0., 0.]]])       # p = 0.5
+    logits = torch.tensor([[
+        [20., 20., -20., -20.],  # perfect: dice 0
+        [0., 0., 0., 0.]
+    ]])  # p = 0.5
     # dice of p = 0.5: 1 - 2 * 1 / (1 + 2) = 1/3
     weights = torch.tensor([[0.6, 0.2]])
     loss = weighted_dice_loss(logits, target, weights)
@@ -45,8 +46,8 @@ def test_weighted_dice_loss_module_normalises_and_scales():
     # two objects with dice 0.2 each, normalised by avg_factor=4
     loss = loss_module(logits, target, avg_factor=4)
     assert loss.item() == pytest.approx(3 * 0.4 / 4)
-    assert loss_module(logits[:, 0], target).item() == pytest.approx(
-        3 * 0.4 / 2)
+    assert loss_module(logits[:, 0],
+                       target).item() == pytest.approx(3 * 0.4 / 2)
     assert loss_module(torch.zeros(0, 1, 4), torch.zeros(0, 4)).item() == 0
     with pytest.raises(ValueError, match='targets'):
         loss_module(logits, target[:, :3])

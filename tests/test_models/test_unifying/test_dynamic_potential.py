@@ -3,7 +3,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from mmpanoptic.models.building_blocks.mask_paste import (box_region_masks,
-                                                         paste_masks)
+                                                          paste_masks)
 from mmpanoptic.models.unifying.dynamic_potential import (DynamicPotentialHead,
                                                           dynamic_potential)
 
@@ -37,8 +37,8 @@ def test_box_region_masks_use_pixel_centres():
 @pytest.mark.parametrize('variant', ['A', 'B', 'C'])
 def test_potential_without_masks(variant):
     probs = _semantic_probs()
-    psi = dynamic_potential(probs, BOXES, SCORES, LABELS, NUM_THINGS, 2,
-                            variant=variant)
+    psi = dynamic_potential(
+        probs, BOXES, SCORES, LABELS, NUM_THINGS, 2, variant=variant)
     assert psi.shape == (2 + 2, 4, 6)
     inside = box_region_masks(BOXES, 4, 6, 2)
     scale = torch.ones(2) if variant == 'A' else SCORES
@@ -56,15 +56,25 @@ def test_potential_with_masks_variants(chunk_size):
     probs = _semantic_probs()
     # constant RoI masks: pasted, they are that constant inside the box
     mask_probs = torch.stack(
-        [torch.full((7, 7), 0.9), torch.full((7, 7), 0.4)])
+        [torch.full((7, 7), 0.9),
+         torch.full((7, 7), 0.4)])
     inside = box_region_masks(BOXES, 4, 6, 2).float()
     masks = paste_masks(mask_probs, BOXES, 4, 6, 2) * inside
-    torch.testing.assert_close(masks, torch.tensor([0.9, 0.4])[:, None, None]
-                               * inside)
+    torch.testing.assert_close(
+        masks,
+        torch.tensor([0.9, 0.4])[:, None, None] * inside)
     psi = {
-        variant: dynamic_potential(
-            probs, BOXES, SCORES, LABELS, NUM_THINGS, 2,
-            mask_probs=mask_probs, variant=variant, chunk_size=chunk_size)
+        variant:
+        dynamic_potential(
+            probs,
+            BOXES,
+            SCORES,
+            LABELS,
+            NUM_THINGS,
+            2,
+            mask_probs=mask_probs,
+            variant=variant,
+            chunk_size=chunk_size)
         for variant in 'ABC'
     }
     class_probs = torch.stack([probs[0], probs[1]])
@@ -92,8 +102,8 @@ def test_zero_detections_give_stuff_channels_only():
 def test_bad_inputs_are_rejected():
     probs = _semantic_probs()
     with pytest.raises(ValueError, match='variant'):
-        dynamic_potential(probs, BOXES, SCORES, LABELS, NUM_THINGS, 2,
-                          variant='D')
+        dynamic_potential(
+            probs, BOXES, SCORES, LABELS, NUM_THINGS, 2, variant='D')
     with pytest.raises(ValueError, match='thing classes'):
         dynamic_potential(probs, BOXES, SCORES, torch.tensor([0, 2]),
                           NUM_THINGS, 2)
@@ -119,8 +129,8 @@ def test_head_uses_softmax_probabilities_and_mask_probs():
     logits = torch.randn(4, 4, 6)
     detections = InstanceData(bboxes=BOXES, scores=SCORES, labels=LABELS)
     psi = head(logits, detections, stride=2)
-    expected = dynamic_potential(logits.softmax(0), BOXES, SCORES, LABELS,
-                                 2, 2)
+    expected = dynamic_potential(
+        logits.softmax(0), BOXES, SCORES, LABELS, 2, 2)
     torch.testing.assert_close(psi, expected)
     detections.mask_probs = torch.ones(2, 7, 7)
     psi_masked = head(logits, detections, stride=2)
@@ -134,8 +144,16 @@ def test_potential_is_differentiable_in_scores_probs_and_masks():
     probs = _semantic_probs().requires_grad_()
     scores = SCORES.clone().requires_grad_()
     mask_probs = torch.rand(2, 7, 7, requires_grad=True)
-    psi = dynamic_potential(probs, BOXES, scores, LABELS, NUM_THINGS, 2,
-                            mask_probs=mask_probs, variant='B', chunk_size=1)
+    psi = dynamic_potential(
+        probs,
+        BOXES,
+        scores,
+        LABELS,
+        NUM_THINGS,
+        2,
+        mask_probs=mask_probs,
+        variant='B',
+        chunk_size=1)
     psi.sum().backward()
     for tensor in (probs, scores, mask_probs):
         assert tensor.grad.abs().sum() > 0

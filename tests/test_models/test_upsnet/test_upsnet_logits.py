@@ -1,7 +1,7 @@
 import torch
 
 from mmpanoptic.models.building_blocks.mask_paste import (box_region_masks,
-                                                         paste_masks)
+                                                          paste_masks)
 from mmpanoptic.models.upsnet.panoptic_logits import (
     box_pixels, panoptic_logits, panoptic_logits_argmax, sample_mask_logits,
     select_instances, unknown_logits)
@@ -123,7 +123,8 @@ def test_panoptic_argmax_after_selecting_instances():
     pixels = box_pixels(boxes, height, width)
     values = sample_mask_logits(masks, boxes, pixels)
     pixels_k, values_k = select_instances(pixels, values, keep)
-    channel = panoptic_logits_argmax(semantic, labels[keep], pixels_k, values_k, 3)
+    channel = panoptic_logits_argmax(semantic, labels[keep], pixels_k,
+                                     values_k, 3)
     expected, _ = _dense_reference(semantic, boxes[keep], labels[keep],
                                    masks[keep], 3)
     assert torch.equal(channel, expected)
@@ -134,8 +135,9 @@ def test_panoptic_argmax_without_instances():
     height, width = semantic.shape[-2:]
     empty = torch.zeros(0, 4)
     pixels = box_pixels(empty, height, width)
-    channel = panoptic_logits_argmax(semantic, torch.zeros(0, dtype=torch.long),
-                              pixels, torch.zeros(0), 3)
+    channel = panoptic_logits_argmax(semantic,
+                                     torch.zeros(0, dtype=torch.long), pixels,
+                                     torch.zeros(0), 3)
     stuff_max, stuff_arg = semantic[3:].max(0)
     thing_max = semantic[:3].max(0).values
     assert torch.equal(
