@@ -1,7 +1,7 @@
 """Peak memory of the Unifying model's panoptic submodule (dynamic potential
 + dense instance affinity applier, eq. (1)-(4)) against image size.
 
-    python tools/analysis_tools/benchmark_affinity_memory.py \
+    python .dev_scripts/benchmark_affinity_memory.py \
         [--sizes 400x656 800x1312 1600x2624] [--dets 100] [--things 80] \
         [--stuff 53] [--channels 128] [--explicit-up-to 400x656] [--json F]
 
