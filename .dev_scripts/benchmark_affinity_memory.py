@@ -89,9 +89,9 @@ def worker(mode: str, height: int, width: int, args) -> dict:
     """Runs in its own process: builds the inputs, measures one step."""
     from mmengine.structures import InstanceData
 
-    from mmpanoptic.models.panoptic_heads import (DenseAffinityHead,
-                                                  DynamicPotentialHead)
-    from mmpanoptic.models.panoptic_heads.dense_affinity import \
+    from mmpanoptic.models.unifying import (DenseAffinityHead,
+                                            DynamicPotentialHead)
+    from mmpanoptic.models.unifying.dense_affinity import \
         propagate_dense_affinity_explicit
     torch.set_num_threads(1)
     torch.manual_seed(0)
