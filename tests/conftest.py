@@ -12,8 +12,8 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def load_script(relative_path: str):
-    """Import a script of the repository (e.g. one under tools/, which is
-    not a package) as a module."""
+    """Import a script of the repository (one under tools/ or
+    .dev_scripts/, which are not packages) as a module."""
     path = osp.join(REPO_ROOT, relative_path)
     name = osp.splitext(osp.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -7,7 +7,7 @@ Collected only where ``torch.cuda.is_available()``
 (tests/test_ops/conftest.py);
 on a GPU machine they fail, not skip, when the CUDA extension is not built.
 Where the OpenMMLab stack is not installed (a GPU machine with torch alone),
-``python tools/misc/run_cuda_op_tests.py`` runs them.
+``python .dev_scripts/run_cuda_op_tests.py`` runs them.
 """
 import pytest
 import torch

@@ -1,6 +1,8 @@
 """tools/analysis_tools/benchmark.py: helpers and a tiny side-by-side run."""
 
+import pytest
 import torch
+from mmcv.ops import DeformConv2dPack
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
@@ -82,34 +84,93 @@ def test_side_by_side_run_reports_every_column():
     assert 'predict' not in vars(models['a'].panoptic_fusion_head)
 
 
-def test_section_timer_times_deformable_convs_and_declared_methods():
+class _Head(torch.nn.Module):
+
+    def predict(self, x):
+        return x * 2
+
+
+class _Net(torch.nn.Module):
+    """A deformable conv, then a head whose ``predict`` post-processes."""
+
+    def __init__(self):
+        super().__init__()
+        self.dcn = DeformConv2dPack(2, 2, 3, padding=1)
+        self.head = _Head()
+
+    def forward(self, x):
+        return self.head.predict(self.dcn(x))
+
+
+def test_section_timer_times_deformable_convs_and_given_methods():
     tool = _load_tool()
-    from mmcv.ops import DeformConv2dPack
-
-    class Head(torch.nn.Module):
-
-        def predict(self, x):
-            return x * 2
-
-    class Net(torch.nn.Module):
-        postprocess_methods = ('head.predict', )
-
-        def __init__(self):
-            super().__init__()
-            self.dcn = DeformConv2dPack(2, 2, 3, padding=1)
-            self.head = Head()
-
-        def forward(self, x):
-            return self.head.predict(self.dcn(x))
-
-    net = Net()
-    with tool.SectionTimer(net) as timer:
+    net = _Net()
+    with tool.SectionTimer(net, postprocess_methods=['head.predict']) \
+            as timer:
         net(torch.rand(1, 2, 8, 8))
+    assert timer.postprocess_methods == ('head.predict', )
     assert timer.seconds['dcn'] > 0
     assert timer.seconds['postprocess'] > 0
     timer.reset()
     net(torch.rand(1, 2, 8, 8))  # hooks removed: nothing accumulates
     assert timer.seconds == dict(postprocess=0.0, dcn=0.0)
+    assert 'predict' not in vars(net.head)
+
+
+def test_section_timer_takes_the_methods_from_the_table(monkeypatch):
+    tool = _load_tool()
+    monkeypatch.setitem(tool.POSTPROCESS_METHODS, '_Net', ('head.predict', ))
+    net = _Net()
+    with tool.SectionTimer(net) as timer:
+        net(torch.rand(1, 2, 8, 8))
+    assert timer.postprocess_methods == ('head.predict', )
+    assert timer.seconds['postprocess'] > 0
+
+
+def test_section_timer_ignores_a_model_attribute():
+    # what is timed is the benchmark's knowledge, not the model's
+    tool = _load_tool()
+
+    class Declaring(_Net):
+        postprocess_methods = ('head.predict', )
+
+    net = Declaring()
+    with tool.SectionTimer(net) as timer:
+        net(torch.rand(1, 2, 8, 8))
+    assert timer.postprocess_methods == ()
+    assert timer.seconds['postprocess'] == 0.0
+    assert timer.seconds['dcn'] > 0
+
+
+def test_section_timer_names_a_listed_method_the_model_lacks():
+    tool = _load_tool()
+    timer = tool.SectionTimer(_Net(), postprocess_methods=['fusion.predict'])
+    with pytest.raises(AttributeError, match="'fusion.predict'"):
+        with timer:
+            pass
+
+
+@pytest.mark.parametrize('config, model_class', [
+    ('panoptic-fpn_r18_fpn_synthetic', 'PanopticFPN'),
+    ('upsnet_r18_fpn_synthetic', 'UPSNet'),
+    ('aunet_r18_fpn_synthetic', 'AUNet'),
+    ('unifying_r18_fpn_synthetic', 'UnifyingPanopticSegmentor'),
+    ('panoptic-fcn_r18_fpn_synthetic', 'PanopticFCN'),
+])
+def test_table_names_each_models_post_processing(config, model_class):
+    """Every model of the table has the methods listed for it, and its
+    prediction goes through them."""
+    tool = _load_tool()
+    from mmpanoptic.utils import register_all_modules
+    register_all_modules()
+    model = tool.build_model(config, None, 5, 'cpu')
+    assert type(model).__name__ == model_class
+    summary = tool.benchmark({config: model}, (64, 64), runs=1, warmup=0,
+                             device='cpu')
+    record = summary[config]
+    assert record['postprocess_methods'] == list(
+        tool.POSTPROCESS_METHODS[model_class])
+    assert record['postprocess_share'] > 0
 
 
 def test_cpu_peak_memory_counts_what_the_block_keeps():

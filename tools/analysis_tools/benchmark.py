@@ -12,10 +12,10 @@ CUDA: max allocated; CPU: peak RSS above the level before the run, sampled
 every millisecond, after freed memory is returned to the OS), parameters,
 and the share of time spent in
 
-- post-processing: the methods a detector lists in its class attribute
-  ``postprocess_methods`` (dotted paths relative to the detector, e.g.
-  ``('panoptic_head.predict',)``); mmdet's Panoptic FPN:
-  ``panoptic_fusion_head.predict``;
+- post-processing: the methods listed for the model's class in
+  ``POSTPROCESS_METHODS`` below (dotted paths relative to the model, e.g.
+  ``('panoptic_fusion_head.predict',)``); a class that is not listed has
+  none timed;
 - mmcv deformable convolutions (DeformConv2d, ModulatedDeformConv2d).
 
 With ``--compare`` the two models run alternately (A, B, A, B, ...) so that
@@ -32,7 +32,7 @@ import statistics
 import threading
 import time
 from contextlib import contextmanager
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmcv.ops import DeformConv2d, ModulatedDeformConv2d
@@ -45,9 +45,14 @@ from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import find_config
 
-# Post-processing of models that do not declare ``postprocess_methods``.
-DEFAULT_POSTPROCESS = {
-    'PanopticFPN': ('panoptic_fusion_head.predict', ),
+# The methods timed as post-processing, by model class name (dotted paths
+# relative to the model). A class without an entry has none timed.
+POSTPROCESS_METHODS = {
+    'PanopticFPN': ('panoptic_fusion_head.predict', ),  # mmdet
+    'UPSNet': ('panoptic_fusion_head.predict', ),
+    'AUNet': ('panoptic_fusion_head.predict', ),
+    'UnifyingPanopticSegmentor': ('panoptic_fusion_head.predict', ),
+    'PanopticFCN': ('panoptic_head.predict_by_feat', ),
 }
 
 
@@ -138,24 +143,42 @@ def make_batch(height: int, width: int) -> dict:
 
 
 def _resolve(root, dotted: str):
+    """(the object that owns the method ``dotted``, the method's name)."""
     owner = root
     *path, name = dotted.split('.')
     for part in path:
-        owner = getattr(owner, part)
+        owner = getattr(owner, part, None)
+        if owner is None:
+            break
+    if owner is None or not callable(getattr(owner, name, None)):
+        raise AttributeError(
+            f'{type(root).__name__} has no method {dotted!r}, which is '
+            'listed as its post-processing (POSTPROCESS_METHODS in '
+            'tools/analysis_tools/benchmark.py)')
     return owner, name
 
 
 class SectionTimer:
     """Accumulates wall time of post-processing methods and deformable
-    convolutions of one model while installed."""
+    convolutions of one model while installed.
 
-    def __init__(self, model):
+    Args:
+        model: the model to time.
+        postprocess_methods: dotted paths, relative to ``model``, of the
+            methods timed as post-processing. Defaults to the entry of
+            ``POSTPROCESS_METHODS`` for the model's class name (none when
+            it has no entry).
+    """
+
+    def __init__(self, model,
+                 postprocess_methods: Optional[Sequence[str]] = None):
         self.model = model
         self.seconds: Dict[str, float] = dict(postprocess=0.0, dcn=0.0)
         self._undo: List = []
-        self.postprocess_methods = getattr(
-            type(model), 'postprocess_methods',
-            DEFAULT_POSTPROCESS.get(type(model).__name__, ()))
+        if postprocess_methods is None:
+            postprocess_methods = POSTPROCESS_METHODS.get(
+                type(model).__name__, ())
+        self.postprocess_methods = tuple(postprocess_methods)
 
     def _wrap_method(self, dotted: str) -> None:
         owner, name = _resolve(self.model, dotted)
@@ -362,7 +385,7 @@ def main():
               f'{s["peak_memory_mb"]:>8.0f} {s["params_m"]:>8.2f}')
     for name, s in summary.items():
         print(f'post-processing timed in {name}: '
-              f'{s["postprocess_methods"] or "nothing declared"}')
+              f'{s["postprocess_methods"] or "nothing listed"}')
     if args.compare:
         (name_a, a), (name_b, b) = summary.items()
         print(f'latency ratio {name_a} / {name_b} = '

@@ -1,7 +1,7 @@
 """Run many predictions on random-size inputs in one process; check that
 resident memory stays flat.
 
-    python tools/analysis_tools/check_inference_memory.py CONFIG \
+    python .dev_scripts/check_inference_memory.py CONFIG \
         [--checkpoint CKPT] [--num 2000] [--min-size 64] [--max-size 320] \
         [--tolerance-mb 64]
 

@@ -1,13 +1,13 @@
-"""tools/analysis_tools/benchmark_all.py: the report and its verdicts, and
+""".dev_scripts/benchmark_all.py: the report and its verdicts, and
 the synthetic training batch it times."""
 import argparse
 import os.path as osp
 
-from ..conftest import load_script
+from ..conftest import REPO_ROOT, load_script
 
 
 def _load_tool():
-    return load_script('tools/analysis_tools/benchmark_all.py')
+    return load_script('.dev_scripts/benchmark_all.py')
 
 
 def _row(name, latency, target=None, pq=None):
@@ -57,3 +57,13 @@ def test_training_batch_is_two_packed_panoptic_samples():
     sample = batch['data_samples'][0]
     assert sample.gt_sem_seg.sem_seg.shape == (1, 64, 96)
     assert len(sample.gt_instances) > 0
+
+
+def test_loads_the_benchmark_tool_from_tools():
+    # benchmark_all.py times every model with tools/analysis_tools/
+    # benchmark.py, found from the repository root
+    tool = _load_tool()
+    benchmark = tool._benchmark_tool()
+    assert benchmark.__file__ == osp.join(REPO_ROOT, 'tools',
+                                          'analysis_tools', 'benchmark.py')
+    assert callable(benchmark.benchmark)

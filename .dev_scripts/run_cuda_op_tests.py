@@ -2,7 +2,7 @@
 
 With the OpenMMLab stack installed (``make install`` on a CUDA machine),
 this is ``pytest tests/test_ops/test_roi_upsample_cuda.py`` followed by
-``tools/analysis_tools/benchmark_ops.py --device cuda``. On a GPU machine
+``.dev_scripts/benchmark_ops.py --device cuda``. On a GPU machine
 that has torch (and torchvision) but not mmengine/mmcv/mmdet, mmpanoptic's
 package ``__init__`` files cannot be imported (they check the OpenMMLab
 versions, and ``mmpanoptic.ops`` imports mmcv's deformable convs), so this
@@ -15,7 +15,7 @@ checkout's own code.
 Build the extensions first (in the repository root)::
 
     python setup.py build_ext --inplace     # CUDA kernels where CUDA is
-    python tools/misc/run_cuda_op_tests.py  # then the tests and benchmark
+    python .dev_scripts/run_cuda_op_tests.py  # then the tests and benchmark
 
 Exit status: pytest's, or 1 if the benchmark fails.
 """
@@ -26,7 +26,7 @@ import os.path as osp
 import sys
 import types
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 class _RecordingRegistry:
@@ -103,7 +103,7 @@ def main() -> int:
         return int(status)
     spec = importlib.util.spec_from_file_location(
         'benchmark_ops',
-        osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark_ops.py'))
+        osp.join(REPO_ROOT, '.dev_scripts', 'benchmark_ops.py'))
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     try:

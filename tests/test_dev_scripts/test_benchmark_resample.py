@@ -1,4 +1,4 @@
-"""tools/analysis_tools/benchmark_resample.py: inputs and a real run."""
+""".dev_scripts/benchmark_resample.py: inputs and a real run."""
 import sys
 
 import torch
@@ -7,7 +7,7 @@ from ..conftest import load_script
 
 
 def _load_tool():
-    return load_script('tools/analysis_tools/benchmark_resample.py')
+    return load_script('.dev_scripts/benchmark_resample.py')
 
 
 def test_smooth_maps_vary_less_between_neighbours_than_random_ones():

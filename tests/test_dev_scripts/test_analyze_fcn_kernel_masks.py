@@ -1,4 +1,4 @@
-"""tools/analysis_tools/analyze_fcn_kernel_masks.py: masks of the kernels at
+""".dev_scripts/analyze_fcn_kernel_masks.py: masks of the kernels at
 the ground-truth centres, on hand-made head outputs with known answers, and
 the command end to end on tiny synthetic data."""
 import subprocess
@@ -16,7 +16,7 @@ from mmpanoptic.utils import register_all_modules
 
 from ..conftest import REPO_ROOT, load_script, tiny_synthetic_cli_options
 
-TOOL = 'tools/analysis_tools/analyze_fcn_kernel_masks.py'
+TOOL = '.dev_scripts/analyze_fcn_kernel_masks.py'
 SIZE = 32
 
 

@@ -1,7 +1,7 @@
 """Time the fused upsample-and-decide kernels against their F.interpolate
 references, side by side in one process.
 
-    python tools/analysis_tools/benchmark_resample.py [--repeats 5] \
+    python .dev_scripts/benchmark_resample.py [--repeats 5] \
         [--warmup 1] [--threads 2] [--inputs smooth random]
 
 Cases (the post-processing of the dense methods at their benchmark sizes):

@@ -1,5 +1,5 @@
-"""tools/analysis_tools/benchmark_ops.py (RoIUpsample vs RoIAlign timing)
-and tools/misc/run_cuda_op_tests.py's loading of the op without the
+""".dev_scripts/benchmark_ops.py (RoIUpsample vs RoIAlign timing)
+and .dev_scripts/run_cuda_op_tests.py's loading of the op without the
 OpenMMLab stack, both on CPU."""
 import os
 import os.path as osp
@@ -10,7 +10,7 @@ from ..conftest import REPO_ROOT, load_script
 
 
 def test_benchmark_ops_reports_both_ops_and_their_ratio(capsys):
-    benchmark = load_script('tools/analysis_tools/benchmark_ops.py')
+    benchmark = load_script('.dev_scripts/benchmark_ops.py')
     benchmark.main([
         '--num-rois', '3', '7', '--channels', '4', '--roi-size', '5',
         '--map-size', '16', '20', '--repeats', '1', '--warmup', '0',
@@ -59,7 +59,7 @@ print('OK', sorted(name for name, module in sys.modules.items()
 
 
 def test_cuda_op_runner_loads_the_op_without_openmmlab():
-    runner = osp.join(REPO_ROOT, 'tools', 'misc', 'run_cuda_op_tests.py')
+    runner = osp.join(REPO_ROOT, '.dev_scripts', 'run_cuda_op_tests.py')
     result = subprocess.run([sys.executable, '-c', SCRIPT, runner],
                             capture_output=True, text=True, cwd='/',
                             env=dict(os.environ, OMP_NUM_THREADS='1'))

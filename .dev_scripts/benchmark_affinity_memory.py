@@ -1,7 +1,7 @@
 """Peak memory of the Unifying model's panoptic submodule (dynamic potential
 + dense instance affinity applier, eq. (1)-(4)) against image size.
 
-    python tools/analysis_tools/benchmark_affinity_memory.py \
+    python .dev_scripts/benchmark_affinity_memory.py \
         [--sizes 400x656 800x1312 1600x2624] [--dets 100] [--things 80] \
         [--stuff 53] [--channels 128] [--explicit-up-to 400x656] [--json F]
 
@@ -89,9 +89,9 @@ def worker(mode: str, height: int, width: int, args) -> dict:
     """Runs in its own process: builds the inputs, measures one step."""
     from mmengine.structures import InstanceData
 
-    from mmpanoptic.models.panoptic_heads import (DenseAffinityHead,
-                                                  DynamicPotentialHead)
-    from mmpanoptic.models.panoptic_heads.dense_affinity import \
+    from mmpanoptic.models.unifying import (DenseAffinityHead,
+                                            DynamicPotentialHead)
+    from mmpanoptic.models.unifying.dense_affinity import \
         propagate_dense_affinity_explicit
     torch.set_num_threads(1)
     torch.manual_seed(0)

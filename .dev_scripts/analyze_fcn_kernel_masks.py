@@ -1,7 +1,7 @@
 """How well a Panoptic FCN checkpoint's kernels segment the objects they
 are generated for, on the config's test split.
 
-    python tools/analysis_tools/analyze_fcn_kernel_masks.py CONFIG CHECKPOINT
+    python .dev_scripts/analyze_fcn_kernel_masks.py CONFIG CHECKPOINT
         [--size-edges 16 24 32] [--work-dir DIR] [--cfg-options k=v ...]
 
 For every ground-truth thing, the kernel at its centre cell on each kernel
@@ -25,7 +25,7 @@ object sizes are then in input pixels.
 
 Example (the synthetic model; sizes for its 10-55 px objects)::
 
-    python tools/analysis_tools/analyze_fcn_kernel_masks.py \\
+    python .dev_scripts/analyze_fcn_kernel_masks.py \\
         configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py \\
         work_dirs/panoptic-fcn_r18_fpn_synthetic/iter_800.pth \\
         --size-edges 16 24 32

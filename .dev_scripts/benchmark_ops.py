@@ -8,11 +8,11 @@ alternately in one process and reported side by side as a ratio (median of
 The reference is mmcv's RoIAlign where mmcv has compiled ops for the
 device, else torchvision's ``roi_align(aligned=True)`` (the same kernel
 geometry; e.g. on a GPU machine without the OpenMMLab stack, see
-tools/misc/run_cuda_op_tests.py).
+.dev_scripts/run_cuda_op_tests.py).
 
 Example::
 
-    python tools/analysis_tools/benchmark_ops.py --num-rois 100 1000 \
+    python .dev_scripts/benchmark_ops.py --num-rois 100 1000 \
         --channels 256 --roi-size 14 --map-size 200 304 --spatial-scale 0.25
 """
 import argparse

@@ -1,6 +1,6 @@
 """The benchmark table: every method side by side with mmdet's Panoptic FPN.
 
-    python tools/analysis_tools/benchmark_all.py [--runs 5] [--warmup 1] \
+    python .dev_scripts/benchmark_all.py [--runs 5] [--warmup 1] \
         [--train-runs 3] [--methods NAME ...] [--reuse-checkpoints] \
         [--out docs/benchmarks.md]
 
@@ -41,7 +41,7 @@ from mmengine.config import Config
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import find_config
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # name, R50 config (+ cfg_options), input size, synthetic config, latency
 # target vs Panoptic FPN (each method's issue states it with or without
@@ -236,7 +236,7 @@ def write_report(path: str, rows: list, args, command: str) -> None:
     lines = [
         '# Benchmarks', '',
         'Every number below was written by '
-        '`tools/analysis_tools/benchmark_all.py` in one run on one '
+        '`.dev_scripts/benchmark_all.py` in one run on one '
         'machine; nothing is copied from a paper.', '',
         f'- date: {datetime.date.today().isoformat()}',
         f'- machine: {machine()}', f'- command: `{command}`',
