@@ -294,18 +294,27 @@ class UnifyingPanopticSegmentor(TwoStagePanopticBase):
             panoptic_head = self.panoptic_fusion_head
             confident = detections[i].scores >= panoptic_head.score_thr
             if panoptic_head.inference == 'heuristic':
-                sample.pred_panoptic_seg = panoptic_head.heuristic_panoptic(
-                    instances[confident], semantic_logits, meta, out_size,
-                    stride)
+                sample.pred_panoptic_seg = panoptic_head.predict(
+                    instances=instances[confident],
+                    semantic_logits=semantic_logits,
+                    img_meta=meta,
+                    out_size=out_size,
+                    stride=stride)
                 continue
             kept = detections[i][confident]
             potential = self.potential_head(semantic_logits, kept, stride)
             panoptic_logits = potential if self.affinity_head is None else \
                 self.affinity_head.propagate(
                     potential, affinity_feats[i, :, :height, :width])
-            sample.pred_panoptic_seg = panoptic_head.argmax_panoptic(
-                panoptic_logits, potential, semantic_logits, kept, meta,
-                out_size, stride, self.potential_head.variant)
+            sample.pred_panoptic_seg = panoptic_head.predict(
+                panoptic_logits=panoptic_logits,
+                potential=potential,
+                semantic_logits=semantic_logits,
+                detections=kept,
+                img_meta=meta,
+                out_size=out_size,
+                stride=stride,
+                variant=self.potential_head.variant)
         return batch_data_samples
 
     def _instances_for_output(self, detections: InstanceData,
