@@ -8,9 +8,9 @@ from packaging.version import Version
 # (minimum inclusive, maximum exclusive or None for no maximum)
 VersionRange = Tuple[str, Optional[str]]
 
-# torch from 2.0: OpenMMLab's prebuilt mmcv 2.1.0 CUDA wheels are for torch
-# 2.0 and 2.1, and every torch API mmpanoptic uses exists in 2.0
-# (docs/install_gpu.md); tested with 2.13.
+# torch from 2.0: the oldest torch with a prebuilt mmcv 2.1.0 wheel for CUDA
+# 11.8 (Hopper GPUs need it), and every torch API mmpanoptic uses exists in
+# 2.0 (docs/install_gpu.md); tested with 2.13.
 SUPPORTED_RANGES: Dict[str, VersionRange] = {
     'torch': ('2.0.0', None),
     'mmengine': ('0.10.0', '1.0.0'),
