@@ -11,6 +11,15 @@ command, not ``develop``: mmdet's ``add_mim_extension`` only looks for
 too, and ship a ``.pth`` hook that makes the package directory visible where
 ``mim`` looks for it (``<site-packages>/mmpanoptic``); see
 ``mmpanoptic/utils/mim_link.py``.
+
+Supported versions: Python >= 3.8 (no newer syntax or standard library is
+used; tested with 3.11), torch >= 2.0 (tested with 2.13), mmcv 2.1.x built
+with its ops, mmdet 3.3.x, mmengine 0.10.x, mmsegmentation 1.2.x. As in
+OpenMMLab's own packages, torch is not an install requirement and the
+OpenMMLab packages are the ``mim`` extra (requirements/mminstall.txt): torch
+is installed first, as the build for the machine's CUDA, and mmcv is built
+against it (docs/install_gpu.md). ``import mmpanoptic`` checks the torch,
+mmcv, mmdet and mmengine versions (mmpanoptic/utils/version_check.py).
 """
 import importlib.util
 import os
@@ -152,6 +161,7 @@ def get_extensions() -> list:
                 ['mmpanoptic/ops/csrc/roi_upsample_cuda.cu'],
                 extra_compile_args=dict(cxx=['-O3'], nvcc=['-O3'])))
     return extensions
+
 
 setup(
     name='mmpanoptic',
