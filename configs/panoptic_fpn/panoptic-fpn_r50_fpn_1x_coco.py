@@ -8,3 +8,8 @@ _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py',
     '../_base_/default_runtime.py',
 ]
+
+# mmdet's PanopticFPN returns pred_panoptic_seg only (no pred_instances, no
+# pred_sem_seg): PQ alone
+val_evaluator = [{{_base_.panoptic_metric}}]
+test_evaluator = val_evaluator

@@ -35,7 +35,7 @@ import json
 import os
 import os.path as osp
 from functools import partial
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -132,20 +132,21 @@ def convert_instance_ids(instance_ids: np.ndarray,
     return panoptic, segments_info
 
 
-def instance_annotations(panoptic: np.ndarray,
-                         segments_info: List[dict]) -> List[dict]:
+def instance_annotations(panoptic: np.ndarray, segments_info: List[dict],
+                         thing_ids: Sequence[int]) -> List[dict]:
     """COCO instance annotations of the thing segments of one image.
 
     Args:
-        panoptic (np.ndarray): (H, W) segment ids, as
-            :func:`convert_instance_ids` returns them.
-        segments_info (list[dict]): its segments.
+        panoptic (np.ndarray): (H, W) segment ids (COCO panoptic).
+        segments_info (list[dict]): its segments (``id``, ``category_id``,
+            ``area``, ``bbox``, ``iscrowd``).
+        thing_ids (Sequence[int]): the category ids of things.
 
     Returns:
         list[dict]: ``category_id``, ``iscrowd``, ``area``, ``bbox`` of the
         segment and its ``segmentation`` as RLE (``counts`` a string).
     """
-    thing_ids = {label_id for _, label_id, _ in CITYSCAPES_THINGS}
+    thing_ids = set(thing_ids)
     annotations = []
     for segment in segments_info:
         if segment['category_id'] not in thing_ids:
@@ -191,7 +192,9 @@ def convert_one(instance_file: str, panoptic_dir: str,
     image = dict(
         file_name=f'{city}/{stem}_leftImg8bit.png', height=height, width=width)
     annotation = dict(file_name=panoptic_name, segments_info=segments_info)
-    return image, annotation, instance_annotations(panoptic, segments_info)
+    thing_ids = [label_id for _, label_id, _ in CITYSCAPES_THINGS]
+    return image, annotation, instance_annotations(panoptic, segments_info,
+                                                   thing_ids)
 
 
 def convert_split(cityscapes_root: str,
