@@ -71,13 +71,8 @@ INSTANCES_JSON = dict(
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on tiny inputs through R50 models several threads
-    only wait for each other (7x slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_torch_thread(one_thread):
+    """Every test here builds or runs full-size models on tiny inputs."""
 
 
 def _name(path: str) -> str:
