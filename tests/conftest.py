@@ -33,6 +33,17 @@ def seeded_random_state():
     torch.manual_seed(0)
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: on tiny inputs through full-size
+    models several threads only wait for each other (7x slower on a busy
+    2-core machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def tiny_synthetic(tmp_path_factory):
     """A small synthetic COCO-panoptic dataset shared by the tests."""

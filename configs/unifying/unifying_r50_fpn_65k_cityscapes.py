@@ -58,7 +58,7 @@ train_pipeline = [
         keep_ratio=True),
     dict(
         type='RandomCrop',
-        crop_size=(512, 1024),
+        crop_size=(1024, 512),  # (w, h): 512x1024 crops
         crop_type='absolute',
         recompute_bbox=True,
         allow_negative_crop=True),

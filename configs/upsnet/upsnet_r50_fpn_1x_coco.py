@@ -4,7 +4,7 @@
 # 1333), loss weights semantic 0.2 / RoI 0.04 / panoptic 0.1 (model base).
 _base_ = [
     '../_base_/models/upsnet_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_panoptic.py',
+    '../_base_/datasets/coco_panoptic.py',
     '../_base_/default_runtime.py',
 ]
 

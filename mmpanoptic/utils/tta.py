@@ -10,7 +10,8 @@ def use_tta(cfg: Config) -> Config:
     Raises:
         KeyError: naming the config file when it defines no TTA: only
             methods whose papers report multi-scale testing have one
-            (UPSNet-M configs, the synthetic UPSNet/AUNet configs).
+            (UPSNet-M configs, AUNet's COCO configs, the synthetic
+            UPSNet/AUNet configs).
     """
     missing = [key for key in ('tta_model', 'tta_pipeline') if key not in cfg]
     if missing:

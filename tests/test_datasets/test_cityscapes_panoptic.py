@@ -2,6 +2,7 @@
 tools/dataset_converters/cityscapes.py, through the config's pipelines."""
 import os
 import os.path as osp
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -66,16 +67,24 @@ def random_instance_ids(rng, height=16, width=32) -> np.ndarray:
     return ids
 
 
-def write_fake_gtfine(root: str) -> dict:
+def write_fake_gtfine(root: str, images: Optional[dict] = None) -> dict:
     """The real layout and encoding: gtFine/<split>/<city>/<name>_gtFine_
-    {instanceIds,labelIds}.png (16-bit / 8-bit) and leftImg8bit images."""
+    {instanceIds,labelIds}.png (16-bit / 8-bit) and leftImg8bit images.
+
+    ``images`` maps (split, city, name) to instanceIds; by default the
+    hand-made image and three random ones."""
     rng = np.random.default_rng(0)
-    images = {
-        ('val', 'aachen', 'aachen_000000_000019'): hand_made_instance_ids(),
-        ('val', 'bochum', 'bochum_000000_000313'): random_instance_ids(rng),
-        ('train', 'zurich', 'zurich_000001_000019'): random_instance_ids(rng),
-        ('train', 'zurich', 'zurich_000002_000019'): random_instance_ids(rng),
-    }
+    if images is None:
+        images = {
+            ('val', 'aachen', 'aachen_000000_000019'):
+            hand_made_instance_ids(),
+            ('val', 'bochum', 'bochum_000000_000313'):
+            random_instance_ids(rng),
+            ('train', 'zurich', 'zurich_000001_000019'):
+            random_instance_ids(rng),
+            ('train', 'zurich', 'zurich_000002_000019'):
+            random_instance_ids(rng),
+        }
     for (split, city, name), instance_ids in images.items():
         gt_dir = osp.join(root, 'gtFine', split, city)
         img_dir = osp.join(root, 'leftImg8bit', split, city)
@@ -176,12 +185,14 @@ def test_train_item_through_the_papers_pipeline(cityscapes):
 
 
 def test_metric_of_the_config_scores_gt_as_perfect(cityscapes):
-    """The config's evaluator accepts the converted categories (things
-    first) and scores the ground truth itself as PQ 100."""
+    """The config's PanopticMetric accepts the converted categories (things
+    first) and scores the ground truth itself as PQ 100 (the whole evaluator
+    list: tests/test_evaluation/test_config_evaluators.py)."""
     from mmpanoptic.evaluation import INSTANCE_OFFSET
     root, images = cityscapes
     dataset, cfg = _dataset(root, 'val', 'test_pipeline')
-    evaluator = dict(cfg.val_evaluator)
+    evaluator = dict(cfg.val_evaluator[0])
+    assert evaluator['type'] == 'PanopticMetric'
     evaluator['ann_file'] = osp.join(root,
                                      'gtFine/cityscapes_panoptic_val.json')
     evaluator['seg_prefix'] = osp.join(root, 'gtFine/cityscapes_panoptic_val')

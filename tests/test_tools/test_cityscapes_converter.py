@@ -123,3 +123,72 @@ def test_unknown_label_id_is_an_error():
     converter = load_script(CONVERTER)
     with pytest.raises(ValueError, match='unknown Cityscapes label id 40'):
         converter.convert_instance_ids(np.full((2, 2), 40000), 'x.png')
+
+
+def _instances(converted, split):
+    root, _, jsons = converted
+    path = osp.join(root, 'gtFine', f'cityscapes_instances_{split}.json')
+    return json.load(open(path)), json.load(open(jsons[split]))
+
+
+def test_instances_of_the_hand_made_image(converted):
+    """One COCO instance annotation per thing segment, the crowd car group
+    included as iscrowd 1, on the panoptic JSON's image ids."""
+    from pycocotools import mask as mask_utils
+    instances, panoptic = _instances(converted, 'val')
+    assert instances['images'] == panoptic['images']
+    assert instances['categories'] == [
+        dict(id=label_id, name=name)
+        for name, label_id in (('person', 24), ('rider', 25), ('car', 26),
+                               ('truck', 27), ('bus', 28), ('train', 31),
+                               ('motorcycle', 32), ('bicycle', 33))
+    ]
+    annotations = [a for a in instances['annotations'] if a['image_id'] == 1]
+    got = [(a['category_id'], a['area'], a['bbox'], a['iscrowd'])
+           for a in annotations]
+    assert got == [(26, 4, [5, 6, 2, 2], 1), (24, 3, [4, 2, 1, 3], 0),
+                   (26, 9, [1, 4, 3, 3], 0), (26, 9, [8, 5, 3, 3], 0)]
+    ids = hand_made_instance_ids()
+    for annotation, value in zip(annotations, (26, 24002, 26000, 26001)):
+        np.testing.assert_array_equal(
+            mask_utils.decode(annotation['segmentation']), ids == value)
+    all_ids = [a['id'] for a in instances['annotations']]
+    assert all_ids == list(range(1, len(all_ids) + 1))
+
+
+def test_instances_equal_to_mmdet_converter(converted):
+    """The annotations (category, crowd, area, box, RLE) of mmdet's
+    tools/dataset_converters/cityscapes.py (``load_img_info``), image by
+    image; only the ids differ (ours are the panoptic JSON's)."""
+    import mmdet
+    root, _, _ = converted
+    mmdet_converter = load_script(
+        osp.join(
+            osp.dirname(mmdet.__file__), '.mim', 'tools', 'dataset_converters',
+            'cityscapes.py'))
+
+    def key(annotation):
+        return (annotation['category_id'], annotation['iscrowd'],
+                int(annotation['area']), [int(v) for v in annotation['bbox']],
+                annotation['segmentation']['counts'])
+
+    for split in ('train', 'val'):
+        ours, _ = _instances(converted, split)
+        by_image = {
+            image['id']: image['file_name']
+            for image in ours['images']
+        }
+        checked = 0
+        for image_id, file_name in by_image.items():
+            stem = osp.join(root, 'gtFine', split,
+                            file_name[:-len('leftImg8bit.png')])
+            reference = mmdet_converter.load_img_info(
+                (osp.join(root, 'leftImg8bit', split,
+                          file_name), stem + 'gtFine_instanceIds.png',
+                 stem + 'gtFine_labelIds.png'))['anno_info']
+            mine = [
+                a for a in ours['annotations'] if a['image_id'] == image_id
+            ]
+            assert sorted(map(key, mine)) == sorted(map(key, reference))
+            checked += len(mine)
+        assert checked > 0

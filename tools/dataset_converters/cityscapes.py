@@ -11,13 +11,18 @@ image ids are integers (1, 2, ... in file order) and image ``file_name`` is
 the real path ``<city>/<name>_leftImg8bit.png`` under ``leftImg8bit/<split>``.
 
 Also writes semantic label maps from ``*_gtFine_labelIds.png``: uint8,
-things first (person 0 ... bicycle 7, road 8 ... sky 18), 255 = ignore.
+things first (person 0 ... bicycle 7, road 8 ... sky 18), 255 = ignore; and
+a COCO instances JSON for box and mask AP (mmdet's ``CocoMetric``) with the
+same image ids as the panoptic JSON: one annotation per thing segment (RLE
+mask, area, bbox; groups as ``iscrowd`` 1), the annotations mmdet's own
+Cityscapes converter makes.
 
 Output (``--out-dir``, default ``<root>/gtFine``)::
 
     cityscapes_panoptic_<split>.json
     cityscapes_panoptic_<split>/<name>_gtFine_panoptic.png
     cityscapes_panoptic_<split>_semantic/<name>_gtFine_semantic.png
+    cityscapes_instances_<split>.json
 
 Usage::
 
@@ -30,10 +35,11 @@ import json
 import os
 import os.path as osp
 from functools import partial
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
+import pycocotools.mask as mask_utils
 from cityscapesscripts.helpers.labels import id2label
 from mmengine.utils import track_parallel_progress, track_progress
 
@@ -55,6 +61,13 @@ def categories() -> List[dict]:
             supercategory=id2label[label_id].category,
             isthing=int(id2label[label_id].hasInstances))
         for name, label_id, color in CLASSES
+    ]
+
+
+def instance_categories() -> List[dict]:
+    """COCO instance categories: the thing classes, ids = label ids."""
+    return [
+        dict(id=label_id, name=name) for name, label_id, _ in CITYSCAPES_THINGS
     ]
 
 
@@ -119,6 +132,38 @@ def convert_instance_ids(instance_ids: np.ndarray,
     return panoptic, segments_info
 
 
+def instance_annotations(panoptic: np.ndarray, segments_info: List[dict],
+                         thing_ids: Sequence[int]) -> List[dict]:
+    """COCO instance annotations of the thing segments of one image.
+
+    Args:
+        panoptic (np.ndarray): (H, W) segment ids (COCO panoptic).
+        segments_info (list[dict]): its segments (``id``, ``category_id``,
+            ``area``, ``bbox``, ``iscrowd``).
+        thing_ids (Sequence[int]): the category ids of things.
+
+    Returns:
+        list[dict]: ``category_id``, ``iscrowd``, ``area``, ``bbox`` of the
+        segment and its ``segmentation`` as RLE (``counts`` a string).
+    """
+    thing_ids = set(thing_ids)
+    annotations = []
+    for segment in segments_info:
+        if segment['category_id'] not in thing_ids:
+            continue
+        rle = mask_utils.encode(
+            np.asfortranarray(panoptic == segment['id'], dtype=np.uint8))
+        rle['counts'] = rle['counts'].decode()
+        annotations.append(
+            dict(
+                category_id=segment['category_id'],
+                iscrowd=segment['iscrowd'],
+                area=segment['area'],
+                bbox=segment['bbox'],
+                segmentation=rle))
+    return annotations
+
+
 def _read(path: str) -> np.ndarray:
     image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if image is None or image.ndim != 2:
@@ -127,8 +172,9 @@ def _read(path: str) -> np.ndarray:
 
 
 def convert_one(instance_file: str, panoptic_dir: str,
-                semantic_dir: str) -> Tuple[dict, dict]:
-    """Convert one image; return its (image, annotation) JSON entries."""
+                semantic_dir: str) -> Tuple[dict, dict, List[dict]]:
+    """Convert one image; return its JSON entries: image, panoptic
+    annotation and instance annotations."""
     stem = osp.basename(instance_file)[:-len('_gtFine_instanceIds.png')]
     city = osp.basename(osp.dirname(instance_file))
     panoptic, segments_info = convert_instance_ids(
@@ -146,14 +192,17 @@ def convert_one(instance_file: str, panoptic_dir: str,
     image = dict(
         file_name=f'{city}/{stem}_leftImg8bit.png', height=height, width=width)
     annotation = dict(file_name=panoptic_name, segments_info=segments_info)
-    return image, annotation
+    thing_ids = [label_id for _, label_id, _ in CITYSCAPES_THINGS]
+    return image, annotation, instance_annotations(panoptic, segments_info,
+                                                   thing_ids)
 
 
 def convert_split(cityscapes_root: str,
                   split: str,
                   out_dir: str,
                   nproc: int = 1) -> str:
-    """Convert ``gtFine/<split>``; return the JSON path."""
+    """Convert ``gtFine/<split>``; return the panoptic JSON path (the
+    instances JSON is ``cityscapes_instances_<split>.json`` beside it)."""
     instance_files = sorted(
         glob.glob(
             osp.join(cityscapes_root, 'gtFine', split, '*',
@@ -172,10 +221,14 @@ def convert_split(cityscapes_root: str,
         entries = track_parallel_progress(work, instance_files, nproc)
     else:
         entries = track_progress(work, instance_files)
-    images, annotations = [], []
-    for image_id, (image, annotation) in enumerate(entries, start=1):
+    images, annotations, instances = [], [], []
+    for image_id, (image, annotation, image_instances) in enumerate(
+            entries, start=1):
         images.append(dict(id=image_id, **image))
         annotations.append(dict(image_id=image_id, **annotation))
+        for instance in image_instances:
+            instances.append(
+                dict(id=len(instances) + 1, image_id=image_id, **instance))
     json_file = panoptic_dir + '.json'
     with open(json_file, 'w') as f:
         json.dump(
@@ -183,12 +236,20 @@ def convert_split(cityscapes_root: str,
                 images=images,
                 annotations=annotations,
                 categories=categories()), f)
+    with open(osp.join(out_dir, f'cityscapes_instances_{split}.json'),
+              'w') as f:
+        json.dump(
+            dict(
+                images=images,
+                annotations=instances,
+                categories=instance_categories()), f)
     return json_file
 
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Cityscapes gtFine -> COCO panoptic + semantic maps')
+        description='Cityscapes gtFine -> COCO panoptic, semantic maps and '
+        'COCO instances')
     parser.add_argument(
         'cityscapes_root', help='folder with gtFine/ and leftImg8bit/')
     parser.add_argument(

@@ -65,9 +65,29 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
+# One test run scores what the papers' Cityscapes tables report: PQ / SQ /
+# RQ and, from pred_sem_seg, mIoU (PanopticMetric); box and mask AP of
+# pred_instances, COCO style (CocoMetric on the converter's instances JSON,
+# same image ids: coco/bbox_mAP, coco/segm_mAP ...); and Cityscapes' own
+# instance-level AP, the "AP" of the papers' Cityscapes tables
+# (CityScapesMetric: cityscapesscripts against
+# gtFine/val/<city>/*_gtFine_instanceIds.png, found from each image path;
+# cityscapes/mAP, cityscapes/AP@50; its mask PNGs go to a temporary folder).
+# A model without masks keeps only the CocoMetric with metric='bbox'.
+panoptic_metric = dict(
     type='PanopticMetric',
     ann_file=data_root + 'gtFine/cityscapes_panoptic_val.json',
     seg_prefix=data_root + 'gtFine/cityscapes_panoptic_val/',
     backend_args=backend_args)
+instance_metric = dict(
+    type='CocoMetric',
+    ann_file=data_root + 'gtFine/cityscapes_instances_val.json',
+    metric=['bbox', 'segm'],
+    backend_args=backend_args)
+cityscapes_metric = dict(
+    type='CityScapesMetric',
+    seg_prefix=data_root + 'gtFine/val',
+    outfile_prefix=None,
+    backend_args=backend_args)
+val_evaluator = [panoptic_metric, instance_metric, cityscapes_metric]
 test_evaluator = val_evaluator

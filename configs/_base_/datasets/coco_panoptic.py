@@ -1,8 +1,8 @@
 # COCO panoptic: mmdet's pipeline and files, with mmpanoptic's validated
 # CocoPanopticDataset and LoadPanopticAnnotations (clear errors for class
-# lists that are not things first, unknown categories, PNG/JSON mismatches)
-# and the in-memory PanopticMetric (same names and values as mmdet's
-# CocoPanopticMetric, coco_panoptic/PQ ...).
+# lists that are not things first, unknown categories, PNG/JSON mismatches),
+# the in-memory PanopticMetric (same names and values as mmdet's
+# CocoPanopticMetric, coco_panoptic/PQ ...) and mmdet's CocoMetric.
 dataset_type = 'CocoPanopticDataset'
 data_root = 'data/coco/'
 backend_args = None
@@ -56,20 +56,42 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
+# One test run scores what the papers' COCO tables report: PQ / SQ / RQ
+# and, from pred_sem_seg, mIoU (PanopticMetric: in memory, mmdet's names
+# coco_panoptic/PQ ...), and box and mask AP of pred_instances (mmdet's
+# CocoMetric on the instance annotations: coco/bbox_mAP, coco/segm_mAP ...).
+# A model without masks keeps only metric='bbox'.
+panoptic_metric = dict(
     type='PanopticMetric',
     ann_file=data_root + 'annotations/panoptic_val2017.json',
     seg_prefix=data_root + 'annotations/panoptic_val2017/',
     backend_args=backend_args)
+instance_metric = dict(
+    type='CocoMetric',
+    ann_file=data_root + 'annotations/instances_val2017.json',
+    metric=['bbox', 'segm'],
+    backend_args=backend_args)
+val_evaluator = [panoptic_metric, instance_metric]
 test_evaluator = val_evaluator
 
-# Test-dev submission (PNGs + JSON with COCO category ids):
+# Test-dev submission (panoptic PNGs + JSON with COCO category ids, and the
+# detection JSONs: test.panoptic.json, test.panoptic/, test.bbox.json,
+# test.segm.json):
 # test_dataloader = dict(
 #     dataset=dict(
 #         ann_file='annotations/panoptic_image_info_test-dev2017.json',
 #         data_prefix=dict(_delete_=True, img='test2017/')))
-# test_evaluator = dict(
-#     type='PanopticMetric',
-#     format_only=True,
-#     ann_file=data_root + 'annotations/panoptic_image_info_test-dev2017.json',
-#     outfile_prefix='./work_dirs/coco_panoptic/test')
+# test_evaluator = [
+#     dict(
+#         type='PanopticMetric',
+#         format_only=True,
+#         ann_file=data_root +
+#         'annotations/panoptic_image_info_test-dev2017.json',
+#         outfile_prefix='./work_dirs/coco_panoptic/test'),
+#     dict(
+#         type='CocoMetric',
+#         metric=['bbox', 'segm'],
+#         format_only=True,
+#         ann_file=data_root + 'annotations/image_info_test-dev2017.json',
+#         outfile_prefix='./work_dirs/coco_panoptic/test')
+# ]
