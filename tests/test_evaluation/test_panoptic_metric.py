@@ -339,6 +339,12 @@ def test_clear_errors(tmp_path):
         metric.process({}, [_sample(0, np.full((16, 16), 9 + 1000))])
     with pytest.raises(ValueError, match='shape'):
         metric.process({}, [_sample(0, np.zeros((8, 16), np.int64))])
+    with pytest.raises(ValueError, match=r'Image 0 .*negative value \(-3\)'):
+        metric.process({}, [_sample(0, np.full((16, 16), -3))])
+    with pytest.raises(ValueError, match='image 0 has negative values'):
+        metric.process({}, [
+            _sample(0, np.full((16, 16), -3), np.zeros((16, 16), np.int64))
+        ])
     with pytest.raises(ValueError, match='pred_sem_seg'):
         metric.process({}, [
             _sample(0, np.zeros(

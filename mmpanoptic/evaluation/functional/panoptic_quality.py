@@ -214,6 +214,8 @@ def false_positive_columns(joint: np.ndarray, gt: GroundTruthSegments,
     pred_unmatched[matched_pred] = False
     candidates = np.flatnonzero(pred_unmatched)
     ignored_pixels = joint[VOID_ROW][candidates].copy()
+    if not gt.iscrowd.any():
+        return candidates[~(ignored_pixels / pred_areas[candidates] > 0.5)]
     crowd_row_of_label = np.full(num_classes, -1, np.int64)
     crowd_index = np.flatnonzero(gt.iscrowd)[::-1]
     crowd_labels, first_from_end = np.unique(

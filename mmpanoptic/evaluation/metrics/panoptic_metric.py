@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import dump, get, load, put
+from mmengine.fileio import dump, get_file_backend, load, put
 from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable
 
@@ -116,6 +116,7 @@ class PanopticMetric(BaseMetric):
         self.gt_areas = gt_areas
         self._indexer = SegmentIdIndexer()
         self._area_warned = False
+        self._backends: Dict[str, object] = {}
 
         self.categories: Optional[List[dict]] = None
         self._annotations: Dict = {}
@@ -230,8 +231,6 @@ class PanopticMetric(BaseMetric):
             raise ValueError(f'pred_panoptic_seg.sem_seg must hold integers '
                              f'(label + instance * {INSTANCE_OFFSET}); got '
                              f'{pan.dtype}.')
-        if pan.size and pan.min() < 0:
-            raise ValueError('pred_panoptic_seg.sem_seg has negative values.')
         ignore_index = _field(pred, 'ignore_index', None)
         void_labels = () if ignore_index is None else (int(ignore_index), )
         return pan, void_labels
@@ -240,6 +239,10 @@ class PanopticMetric(BaseMetric):
                           void_labels) -> dict:
         """Write the COCO panoptic PNG of one prediction; its annotation."""
         values, areas = np.unique(pan, return_counts=True)
+        if len(values) and values[0] < 0:
+            raise ValueError(
+                f'pred_panoptic_seg.sem_seg of image '
+                f'{data_sample["img_id"]!r} has negative values.')
         labels = values % INSTANCE_OFFSET
         is_void = labels == self.num_classes
         for label in void_labels:
@@ -298,8 +301,7 @@ class PanopticMetric(BaseMetric):
             return result, None
 
         gt, path = self._ground_truth(data_sample)
-        png = read_panoptic_png(get(path, backend_args=self.backend_args),
-                                path)
+        png = read_panoptic_png(self._read(path), path)
         if map_shape(png) != pan.shape:
             raise ValueError(
                 f'Prediction of image {data_sample["img_id"]!r} has shape '
@@ -343,6 +345,16 @@ class PanopticMetric(BaseMetric):
             result['semantic'] = self._semantic_stats(
                 gt_rows, gt, _to_numpy(_field(pred_sem, 'sem_seg')))
         return result, (image, gt_rows)
+
+    def _read(self, path: str) -> bytes:
+        """The bytes of a GT PNG, through mmengine's file backend for its
+        scheme (looked up once per scheme)."""
+        scheme = path.split('://', 1)[0] if '://' in path else ''
+        backend = self._backends.get(scheme)
+        if backend is None:
+            backend = get_file_backend(path, backend_args=self.backend_args)
+            self._backends[scheme] = backend
+        return backend.get(path)
 
     def _check_areas(self, joint: np.ndarray, gt: GroundTruthSegments,
                      path: str) -> None:

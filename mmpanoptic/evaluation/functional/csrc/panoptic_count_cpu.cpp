@@ -284,6 +284,19 @@ class PngRows {
     return v;
   }
 
+  // Whether the filtered bytes of kBlock pixels are all 0 (the pixels then
+  // repeat their predictor: the usual case inside a segment).
+  template <int C>
+  static inline bool zero_block(const uint8_t* p) {
+    uint64_t any = 0;
+    for (int k = 0; k < kBlock * C / 8; ++k) {
+      uint64_t word;
+      std::memcpy(&word, p + 8 * k, 8);
+      any |= word;
+    }
+    return any == 0;
+  }
+
   template <int C>
   void unfilter(uint8_t filter, const uint8_t* raw) {
     previous_.swap(current_);
@@ -296,18 +309,37 @@ class PngRows {
         break;
       case 1: {  // Sub
         uint32_t left = 0;
-        for (int64_t x = 0; x < w; ++x) {
-          const uint32_t r = load<C>(raw + x * C);
-          if (r != 0) left = add_bytes(r, left);
+        int64_t x = 0;
+        for (; x + kBlock <= w; x += kBlock) {
+          if (zero_block<C>(raw + x * C)) {
+            std::fill(cur + x, cur + x + kBlock, left);
+            continue;
+          }
+          for (int64_t k = x; k < x + kBlock; ++k) {
+            left = add_bytes(load<C>(raw + k * C), left);
+            cur[k] = left;
+          }
+        }
+        for (; x < w; ++x) {
+          left = add_bytes(load<C>(raw + x * C), left);
           cur[x] = left;
         }
         break;
       }
-      case 2:  // Up
-        for (int64_t x = 0; x < w; ++x) {
-          cur[x] = add_bytes(load<C>(raw + x * C), up[x]);
+      case 2: {  // Up
+        int64_t x = 0;
+        for (; x + kBlock <= w; x += kBlock) {
+          if (zero_block<C>(raw + x * C)) {
+            std::copy(up + x, up + x + kBlock, cur + x);
+            continue;
+          }
+          for (int64_t k = x; k < x + kBlock; ++k) {
+            cur[k] = add_bytes(load<C>(raw + k * C), up[k]);
+          }
         }
+        for (; x < w; ++x) cur[x] = add_bytes(load<C>(raw + x * C), up[x]);
         break;
+      }
       case 3: {  // Average
         uint32_t left = 0;
         for (int64_t x = 0; x < w; ++x) {
@@ -332,6 +364,7 @@ class PngRows {
     }
   }
 
+  static constexpr int64_t kBlock = 16;
   py::buffer_info info_;
   int64_t height_, width_, channels_;
   std::vector<uint32_t> previous_, current_, alpha_free_;
