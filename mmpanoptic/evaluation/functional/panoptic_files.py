@@ -6,7 +6,7 @@ Ground truth and predictions in the COCO panoptic format (a JSON with
 G + 256^2 B, 0 = VOID), as another toolbox writes them or as a test-dev
 submission. Per image both PNGs are counted against each other in one pass
 (:func:`joint_histogram`) and matched by panopticapi's rules
-(:func:`match_segments`); the result is panopticapi's dict. Bad input is
+(:func:`image_pq_stats`); the result is panopticapi's dict. Bad input is
 refused with panopticapi's strictness and a message that names the file: a
 PNG id missing from the JSON (and the reverse), an unknown category, a
 missing file, PNGs of different sizes, repeated image or segment ids.
@@ -21,10 +21,10 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .panoptic_png import joint_histogram, map_shape, read_panoptic_png
-from .panoptic_quality import (FIRST_SEGMENT_ROW, GroundTruthSegments,
-                               area_mismatch_message, match_segments,
-                               pq_average, segment_rows, segments_from_json)
+from .panoptic_png import (image_pq_stats, joint_histogram, map_shape,
+                           read_panoptic_png)
+from .panoptic_quality import (GroundTruthSegments, area_mismatch_message,
+                               pq_average, segments_from_json)
 
 GROUPS = (('All', None), ('Things', True), ('Stuff', False))
 
@@ -241,18 +241,15 @@ def score_image_pair(pair: ImagePair, num_classes: int, gt_areas: str
             f'prediction of image_id {pair.image_id!r} but not in its PNG '
             f'{pair.pred_png}.')
 
-    joint = segment_rows(gt_values, counts, pair.gt.ids)
-    gt = pair.gt
+    gt = pair.gt._replace(areas=None) if gt_areas == 'png' else pair.gt
+    stats, png_areas = image_pq_stats(gt_values, counts, gt, pred_labels,
+                                      pred_is_void, num_classes)
     mismatch = None
-    if gt_areas == 'png':
-        gt = gt._replace(areas=joint[FIRST_SEGMENT_ROW:].sum(axis=1))
-    else:
-        png_areas = joint[FIRST_SEGMENT_ROW:].sum(axis=1)
+    if gt.areas is not None:
         differ = np.flatnonzero(png_areas != gt.areas)
         if len(differ):
             k = differ[0]
             mismatch = (int(gt.ids[k]), int(gt.areas[k]), int(png_areas[k]))
-    stats = match_segments(joint, gt, pred_labels, pred_is_void, num_classes)
     return np.stack([stats.labels, stats.tp, stats.fp, stats.fn, stats.iou],
                     axis=1).astype(np.float64), mismatch
 

@@ -13,6 +13,10 @@ from typing import NamedTuple, Tuple, Union
 import cv2
 import numpy as np
 
+from .panoptic_quality import (FIRST_SEGMENT_ROW, GroundTruthSegments,
+                               PanopticImageStats, match_segments,
+                               segment_rows)
+
 try:
     import deflate
 except ImportError:  # pragma: no cover - a runtime requirement
@@ -212,3 +216,38 @@ def _distinct(label_map: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         raise ValueError(f'label map has a negative value ({flat.min()}).')
     values, index = np.unique(flat, return_inverse=True)
     return values.astype(np.int64), index.reshape(-1)
+
+
+def image_pq_stats(gt_values: np.ndarray, counts: np.ndarray,
+                   gt: GroundTruthSegments, pred_labels: np.ndarray,
+                   pred_is_void: np.ndarray, num_classes: int
+                   ) -> Tuple[PanopticImageStats, np.ndarray]:
+    """panopticapi's counts of one image from :func:`joint_histogram` of its
+    GT ids and predicted values.
+
+    Args:
+        gt_values (np.ndarray): (A,) the GT ids present, increasing.
+        counts (np.ndarray): (A, P) pixel counts.
+        gt (GroundTruthSegments): the K GT segments (areas None: counted
+            in the PNG).
+        pred_labels (np.ndarray): (P,) int64 class label of each column.
+        pred_is_void (np.ndarray): (P,) bool, columns that are VOID.
+        num_classes (int): C.
+
+    Returns:
+        tuple: the image's :class:`PanopticImageStats` and the (K,) int64
+        pixel counts of the GT segments in the PNG.
+    """
+    if _panoptic_count_ext is not None:
+        areas = np.zeros(0, np.int64) if gt.areas is None else gt.areas
+        *stats, png_areas = _panoptic_count_ext.match_image(
+            gt_values, counts, gt.ids, gt.labels, areas, gt.iscrowd,
+            pred_labels.astype(np.int64, copy=False),
+            pred_is_void.astype(bool, copy=False), num_classes)
+        return PanopticImageStats(*stats), png_areas
+    joint = segment_rows(gt_values, counts, gt.ids)
+    png_areas = joint[FIRST_SEGMENT_ROW:].sum(axis=1)
+    if gt.areas is None:
+        gt = gt._replace(areas=png_areas)
+    return match_segments(joint, gt, pred_labels, pred_is_void,
+                          num_classes), png_areas

@@ -368,6 +368,25 @@ def image_segments(joint: np.ndarray,
     """
     if gt.areas is None:  # no JSON areas: count them in the PNG
         gt = gt._replace(areas=joint[FIRST_SEGMENT_ROW:].sum(axis=1))
+    pred_labels, pred_is_void = prediction_labels(pred_values, num_classes,
+                                                  void_labels)
+    return ImageSegments(joint, gt, pred_values, pred_labels, pred_is_void)
+
+
+def prediction_labels(
+        pred_values: np.ndarray,
+        num_classes: int,
+        void_labels: Sequence[int] = ()) -> Tuple[np.ndarray, np.ndarray]:
+    """Class labels and VOID flags of mmdet prediction values (label +
+    instance * ``INSTANCE_OFFSET``; label ``num_classes`` or one of
+    ``void_labels`` is VOID).
+
+    Returns:
+        tuple: (P,) int64 labels (0 for VOID) and (P,) bool VOID flags.
+
+    Raises:
+        ValueError: on labels above ``num_classes``.
+    """
     pred_labels = pred_values % INSTANCE_OFFSET
     pred_is_void = pred_labels == num_classes
     for label in void_labels:
@@ -379,8 +398,7 @@ def image_segments(joint: np.ndarray,
             f'outside [0, {num_classes}] (values {pred_values[bad].tolist()},'
             f' value = label + instance_id * {INSTANCE_OFFSET}, '
             f'{num_classes} = VOID).')
-    pred_labels = np.where(pred_is_void, 0, pred_labels)
-    return ImageSegments(joint, gt, pred_values, pred_labels, pred_is_void)
+    return np.where(pred_is_void, 0, pred_labels), pred_is_void
 
 
 def pq_stats_single_image(

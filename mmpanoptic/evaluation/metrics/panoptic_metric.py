@@ -20,14 +20,14 @@ from terminaltables import AsciiTable
 
 from mmpanoptic.registry import METRICS
 from mmpanoptic.utils.panoptic_ids import id2rgb
-from ..functional.panoptic_png import (joint_histogram, map_shape, png_ids,
-                                       read_panoptic_png)
+from ..functional.panoptic_png import (image_pq_stats, joint_histogram,
+                                       map_shape, png_ids, read_panoptic_png)
 from ..functional.panoptic_quality import (
     FIRST_SEGMENT_ROW, INSTANCE_OFFSET, GroundTruthSegments,
     PanopticImageStats, SegmentIdIndexer, accumulate_image_stats,
     area_mismatch_message, image_segments, match_segments,
-    panoptic_joint_histogram, pq_average, segment_rows, segments_from_json,
-    semantic_confusion)
+    panoptic_joint_histogram, pq_average, prediction_labels,
+    segments_from_json, semantic_confusion)
 
 
 def _field(container, name: str, default=None):
@@ -287,10 +287,10 @@ class PanopticMetric(BaseMetric):
                 subclasses that need the pixels, not just the counts).
 
         Returns:
-            tuple: the result dict and, unless ``format_only``, ``(image,
-            gt_rows)``: the :class:`ImageSegments` counted and the (H, W)
-            GT rows (None unless ``with_rows`` or ``pred_sem_seg`` asked
-            for them).
+            tuple: the result dict and, with ``with_rows`` (or
+            ``pred_sem_seg``), ``(image, gt_rows)``: the
+            :class:`ImageSegments` counted and the (H, W) GT rows; None
+            otherwise.
         """
         pan, void_labels = self._pred_map(data_sample)
         result = dict()
@@ -307,8 +307,10 @@ class PanopticMetric(BaseMetric):
                 f'Prediction of image {data_sample["img_id"]!r} has shape '
                 f'{pan.shape} but its GT {path} is {map_shape(png)}; '
                 f'predict at the original size (ori_shape).')
+        if self.gt_areas == 'png':
+            gt = gt._replace(areas=None)
         pred_sem = data_sample.get('pred_sem_seg')
-        gt_rows = None
+        decoded = None
         if with_rows or pred_sem is not None:
             if pan.size and pan.min() < 0:
                 raise ValueError(
@@ -318,6 +320,12 @@ class PanopticMetric(BaseMetric):
             gt_rows = self._indexer.rows(id_map, gt.ids)
             joint, pred_values = panoptic_joint_histogram(
                 gt_rows, FIRST_SEGMENT_ROW + len(gt.ids), pan)
+            image = image_segments(joint, gt, pred_values, self.num_classes,
+                                   void_labels)
+            stats = match_segments(image.joint, image.gt, image.pred_labels,
+                                   image.pred_is_void, self.num_classes)
+            png_areas = joint[FIRST_SEGMENT_ROW:].sum(axis=1)
+            decoded = (image, gt_rows)
         else:  # one pass over the PNG rows and the prediction
             try:
                 gt_values, pred_values, counts = joint_histogram(png, pan)
@@ -326,15 +334,13 @@ class PanopticMetric(BaseMetric):
                     f'Image {data_sample["img_id"]!r} (GT {path}, '
                     f'prediction pred_panoptic_seg.sem_seg): {error}'
                 ) from None
-            joint = segment_rows(gt_values, counts, gt.ids)
-        if self.gt_areas == 'png':
-            gt = gt._replace(areas=None)
-        elif gt.areas is not None:
-            self._check_areas(joint, gt, path)
-        image = image_segments(joint, gt, pred_values, self.num_classes,
-                               void_labels)
-        stats = match_segments(image.joint, image.gt, image.pred_labels,
-                               image.pred_is_void, self.num_classes)
+            pred_labels, pred_is_void = prediction_labels(
+                pred_values, self.num_classes, void_labels)
+            stats, png_areas = image_pq_stats(gt_values, counts, gt,
+                                              pred_labels, pred_is_void,
+                                              self.num_classes)
+        if gt.areas is not None:
+            self._check_areas(png_areas, gt, path)
         # one small array per image: (L, 5) label, TP, FP, FN, IoU sum
         # over the L classes it touches (integers exact in float64)
         result['pq'] = np.stack(
@@ -344,7 +350,7 @@ class PanopticMetric(BaseMetric):
         if pred_sem is not None:
             result['semantic'] = self._semantic_stats(
                 gt_rows, gt, _to_numpy(_field(pred_sem, 'sem_seg')))
-        return result, (image, gt_rows)
+        return result, decoded
 
     def _read(self, path: str) -> bytes:
         """The bytes of a GT PNG, through mmengine's file backend for its
@@ -356,12 +362,11 @@ class PanopticMetric(BaseMetric):
             self._backends[scheme] = backend
         return backend.get(path)
 
-    def _check_areas(self, joint: np.ndarray, gt: GroundTruthSegments,
+    def _check_areas(self, png_areas: np.ndarray, gt: GroundTruthSegments,
                      path: str) -> None:
         """Warn (once) when a JSON ``area`` differs from the PNG pixels."""
         if self._area_warned:
             return
-        png_areas = joint[FIRST_SEGMENT_ROW:].sum(axis=1)
         differ = np.flatnonzero(png_areas != gt.areas)
         if len(differ):
             self._area_warned = True

@@ -1,10 +1,12 @@
-// One pass over two panoptic label maps: the pixel count of every pair of
-// values (the joint histogram that panoptic quality is computed from), for
-// maps given as integer arrays or as the inflated image data of 8-bit
-// RGB(A) PNGs (COCO panoptic PNGs: value = R + 256 G + 256^2 B). PNG rows
-// are unfiltered into a one-row buffer and counted at once, so no decoded
-// image is written. The reference is np.unique over gt * 2^k + pred
-// (panopticapi) and mmpanoptic/evaluation/functional/panoptic_quality.py.
+// Panoptic quality counting kernels. joint_histogram: one pass over two
+// panoptic label maps, the pixel count of every pair of values (the joint
+// histogram that panoptic quality is computed from), for maps given as
+// integer arrays or as the inflated image data of 8-bit RGB(A) PNGs (COCO
+// panoptic PNGs: value = R + 256 G + 256^2 B). PNG rows are unfiltered into
+// a one-row buffer and counted at once, so no decoded image is written.
+// match_image: panopticapi's matching of one image from those counts. The
+// reference is panopticapi's pq_compute_single_core and the numpy path of
+// mmpanoptic/evaluation/functional/panoptic_quality.py.
 //
 // Values are collected in order of appearance in open-addressing tables and
 // counted per run of equal (a, b) pairs along the rows; the result is
@@ -527,10 +529,152 @@ py::array_t<uint32_t> png_values(const py::object& source) {
   return values;
 }
 
+// panopticapi's matching of one image (pq_compute_single_core), from the
+// pair counts of joint_histogram: GT ids (A,) increasing, counts (A, P);
+// the K GT segments of segments_info in order (ids, labels, JSON areas or
+// an empty array to count the PNG, crowd flags); the label and VOID flag
+// of each predicted column. A pair matches with the same label, non-crowd
+// GT and IoU > 0.5, union = |pred| + |gt| - |pred & gt| - |pred & VOID|;
+// an unmatched prediction is no false positive when more than half of it
+// lies on VOID plus the last crowd segment of its label. Returns the
+// classes with TP + FP + FN > 0 and their TP, FP, FN (int64) and IoU sum
+// (float64), and the PNG pixel count of every GT segment (int64 (K,)).
+py::tuple match_image(py::array_t<int64_t, py::array::c_style> gt_values,
+                      py::array_t<int64_t, py::array::c_style> counts,
+                      py::array_t<int64_t, py::array::c_style> segment_ids,
+                      py::array_t<int64_t, py::array::c_style> segment_labels,
+                      py::array_t<int64_t, py::array::c_style> segment_areas,
+                      py::array_t<bool, py::array::c_style> segment_crowd,
+                      py::array_t<int64_t, py::array::c_style> pred_labels,
+                      py::array_t<bool, py::array::c_style> pred_void,
+                      int64_t num_classes) {
+  const int64_t num_rows = gt_values.shape(0);
+  const int64_t num_segments = segment_ids.shape(0);
+  const int64_t num_columns = pred_labels.shape(0);
+  if (counts.ndim() != 2 || counts.shape(0) != num_rows ||
+      counts.shape(1) != num_columns || pred_void.shape(0) != num_columns ||
+      segment_labels.shape(0) != num_segments ||
+      segment_crowd.shape(0) != num_segments ||
+      (segment_areas.shape(0) != num_segments &&
+       segment_areas.shape(0) != 0)) {
+    throw std::invalid_argument("match_image: inconsistent array sizes");
+  }
+  const int64_t* values = gt_values.data();
+  const int64_t* joint = counts.data();
+  const int64_t* ids = segment_ids.data();
+  const int64_t* labels = segment_labels.data();
+  const bool* crowd = segment_crowd.data();
+  const int64_t* column_labels = pred_labels.data();
+  const bool* column_void = pred_void.data();
+  for (int64_t k = 0; k < num_segments; ++k) {
+    if (labels[k] < 0 || labels[k] >= num_classes) {
+      throw std::invalid_argument("match_image: GT label out of range");
+    }
+  }
+  for (int64_t j = 0; j < num_columns; ++j) {
+    if (!column_void[j] &&
+        (column_labels[j] < 0 || column_labels[j] >= num_classes)) {
+      throw std::invalid_argument("match_image: predicted label out of range");
+    }
+  }
+
+  // row of each segment in the counts (-1: not in the PNG), PNG areas
+  std::vector<int64_t> row_of(num_segments, -1);
+  py::array_t<int64_t> png_areas(num_segments);
+  int64_t* png_area = png_areas.mutable_data();
+  for (int64_t k = 0; k < num_segments; ++k) {
+    const int64_t* found = std::lower_bound(values, values + num_rows, ids[k]);
+    png_area[k] = 0;
+    if (found != values + num_rows && *found == ids[k]) {
+      row_of[k] = found - values;
+      const int64_t* row = joint + row_of[k] * num_columns;
+      for (int64_t j = 0; j < num_columns; ++j) png_area[k] += row[j];
+    }
+  }
+  const int64_t* gt_area = segment_areas.shape(0) ? segment_areas.data()
+                                                  : png_area;
+  std::vector<int64_t> pred_area(num_columns, 0), on_void(num_columns, 0);
+  for (int64_t i = 0; i < num_rows; ++i) {
+    const int64_t* row = joint + i * num_columns;
+    for (int64_t j = 0; j < num_columns; ++j) pred_area[j] += row[j];
+  }
+  if (num_rows && values[0] == 0) {
+    std::copy(joint, joint + num_columns, on_void.begin());
+  }
+
+  std::vector<int64_t> tp(num_classes, 0), fp(num_classes, 0),
+      fn(num_classes, 0);
+  std::vector<double> iou(num_classes, 0.0);
+  std::vector<char> gt_matched(num_segments, 0), pred_matched(num_columns, 0);
+  for (int64_t k = 0; k < num_segments; ++k) {
+    if (crowd[k] || row_of[k] < 0) continue;
+    const int64_t* row = joint + row_of[k] * num_columns;
+    for (int64_t j = 0; j < num_columns; ++j) {
+      const int64_t intersection = row[j];
+      if (intersection == 0 || column_void[j] ||
+          column_labels[j] != labels[k]) {
+        continue;
+      }
+      const int64_t union_ =
+          pred_area[j] + gt_area[k] - intersection - on_void[j];
+      const double value = static_cast<double>(intersection) /
+                           static_cast<double>(union_);
+      if (value > 0.5) {  // strict: matches are unique
+        ++tp[labels[k]];
+        iou[labels[k]] += value;
+        gt_matched[k] = 1;
+        pred_matched[j] = 1;
+      }
+    }
+  }
+  // false negatives; the last crowd segment of each label
+  std::vector<int64_t> crowd_of_label(num_classes, -1);
+  for (int64_t k = 0; k < num_segments; ++k) {
+    if (gt_matched[k]) continue;
+    if (crowd[k]) {
+      crowd_of_label[labels[k]] = k;
+    } else {
+      ++fn[labels[k]];
+    }
+  }
+  // false positives: unmatched, not mostly on VOID + own-label crowd
+  for (int64_t j = 0; j < num_columns; ++j) {
+    if (pred_matched[j] || column_void[j]) continue;
+    int64_t ignored = on_void[j];
+    const int64_t k = crowd_of_label[column_labels[j]];
+    if (k >= 0 && row_of[k] >= 0) ignored += joint[row_of[k] * num_columns + j];
+    if (static_cast<double>(ignored) / static_cast<double>(pred_area[j]) >
+        0.5) {
+      continue;
+    }
+    ++fp[column_labels[j]];
+  }
+
+  std::vector<int64_t> seen;
+  for (int64_t c = 0; c < num_classes; ++c) {
+    if (tp[c] + fp[c] + fn[c] > 0) seen.push_back(c);
+  }
+  const int64_t n = static_cast<int64_t>(seen.size());
+  py::array_t<int64_t> out_labels(n), out_tp(n), out_fp(n), out_fn(n);
+  py::array_t<double> out_iou(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = seen[i];
+    out_labels.mutable_data()[i] = c;
+    out_tp.mutable_data()[i] = tp[c];
+    out_fp.mutable_data()[i] = fp[c];
+    out_fn.mutable_data()[i] = fn[c];
+    out_iou.mutable_data()[i] = iou[c];
+  }
+  return py::make_tuple(out_labels, out_tp, out_fp, out_fn, out_iou,
+                        png_areas);
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("joint_histogram", &joint_histogram,
         "pixel counts of every value pair of two label maps (arrays or "
         "inflated RGB(A) PNG data)");
+  m.def("match_image", &match_image,
+        "panopticapi's TP/FP/FN/IoU of one image from its pair counts");
   m.def("png_values", &png_values,
         "R + 256 G + 256^2 B of inflated RGB(A) PNG data");
 }
