@@ -19,7 +19,7 @@ is decoding two).
 
 Example::
 
-    python tools/analysis_tools/benchmark_pq.py --images 40 8 --repeat 3
+    python .dev_scripts/benchmark_pq.py --images 40 8 --repeat 3
 """
 import argparse
 import contextlib
