@@ -1,44 +1,60 @@
-"""Time ``PanopticMetric`` against panopticapi on the same predictions.
+"""Time panoptic evaluators on the same data: panopticapi, hotcoco and
+mmpanoptic (``PanopticMetric`` in memory, ``eval_panoptic`` on files).
 
 For each image size, writes COCO-panoptic-like ground truth (tens of
 segments per image: stuff regions, things, crowd, VOID borders) and
 predictions (the GT shifted, relabelled, split, with extra segments), then
-in one run, alternating:
+in one run, alternating, one process, one thread:
 
 * panopticapi: ``pq_compute_single_core`` over the files (``pq_compute``
-  without its process pool, which is slower than one process on few cores);
-  it decodes the GT and prediction PNGs;
+  without its process pool); decodes the GT and the prediction PNG;
+* hotcoco: ``pq_compute`` over the files (Rust; decodes both PNGs; its
+  threads follow ``RAYON_NUM_THREADS``, 1 unless set);
 * ``PanopticMetric``: ``process`` on in-memory data samples (the prediction
   as the model returns it, instance ids 1, 2, ... as mmdet's fusion heads
-  number them) + ``compute_metrics``; it decodes the GT PNG only.
+  number them) + ``compute_metrics``; reads the GT PNG only;
+* ``eval_panoptic``: ``tools/analysis_tools/eval_panoptic.py``'s
+  evaluation (``pq_stat_files``, one process) over the files.
 
-It checks that every per-class TP/FP/FN is equal and every PQ/SQ/RQ agrees to
-1e-12, and prints both times per image, the ratio and, for reference, the
-time to decode one GT PNG with cv2 (the floor of any file-based evaluation
-is decoding two).
+It checks that all agree (every per-class TP/FP/FN equal to panopticapi's,
+every PQ/SQ/RQ, averages and per class, to 1e-12; hotcoco's per-class
+values of classes never seen are -1 where panopticapi has 0, so only seen
+classes are compared there) and prints the times per
+image, the ratios to hotcoco (below 1: faster than hotcoco) and to
+panopticapi, and the bytes the metric keeps per image.
 
 Example::
 
-    python .dev_scripts/benchmark_pq.py --images 40 8 --repeat 3
+    RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1 python .dev_scripts/benchmark_pq.py \
+        --sizes 640x480 2048x1024 --images 40 8 --repeat 5
 """
-import argparse
-import contextlib
-import io
-import json
 import os
-import os.path as osp
-import pickle
-import statistics
-import tempfile
-import time
 
-import cv2
-import numpy as np
-import torch
-from panopticapi.evaluation import pq_compute_single_core
+# one thread for every implementation (before numpy, torch, hotcoco load)
+for _variable in ('RAYON_NUM_THREADS', 'OMP_NUM_THREADS'):
+    os.environ.setdefault(_variable, '1')
 
-from mmpanoptic.evaluation import INSTANCE_OFFSET, PanopticMetric
-from mmpanoptic.utils import id2rgb
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import os.path as osp  # noqa: E402
+import pickle  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from hotcoco.panoptic import pq_compute as hotcoco_pq_compute  # noqa: E402
+from panopticapi.evaluation import pq_compute_single_core  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from mmpanoptic.evaluation import INSTANCE_OFFSET, PanopticMetric  # noqa
+from mmpanoptic.evaluation.functional.panoptic_files import (  # noqa: E402
+    pq_results, pq_stat_files)
+from mmpanoptic.utils import id2rgb  # noqa: E402
 
 NUM_THINGS, NUM_STUFF = 80, 53  # COCO panoptic
 NUM_CLASSES = NUM_THINGS + NUM_STUFF
@@ -105,8 +121,18 @@ def make_image(rng, height, width, num_stuff=8, num_things=28):
     return gt, segments_info, pred
 
 
-def write_dataset(root, rng, num_images, height, width):
-    """Files for panopticapi and in-memory samples for PanopticMetric."""
+def write_png(path, ids, writer):
+    """A COCO panoptic PNG, written as OpenCV (libpng, Sub filters) or as
+    the COCO converters do with PIL (Up/Paeth filters)."""
+    if writer == 'pil':
+        Image.fromarray(id2rgb(ids)).save(path)
+    else:
+        cv2.imwrite(path, id2rgb(ids)[..., ::-1])
+
+
+def write_dataset(root, rng, num_images, height, width, writer='cv2'):
+    """Files for panopticapi, hotcoco and eval_panoptic, and in-memory
+    samples for PanopticMetric."""
     gt_dir, pred_dir = osp.join(root, 'gt'), osp.join(root, 'pred')
     os.makedirs(gt_dir)
     os.makedirs(pred_dir)
@@ -114,7 +140,7 @@ def write_dataset(root, rng, num_images, height, width):
     for image_id in range(num_images):
         gt, segments_info, pred = make_image(rng, height, width)
         name = f'{image_id:06d}.png'
-        cv2.imwrite(osp.join(gt_dir, name), id2rgb(gt)[..., ::-1])
+        write_png(osp.join(gt_dir, name), gt, writer)
         gt_anns.append(
             dict(
                 image_id=image_id, file_name=name,
@@ -130,9 +156,9 @@ def write_dataset(root, rng, num_images, height, width):
                 dict(
                     id=int(pred_ids[j]),
                     category_id=int(value % INSTANCE_OFFSET) + 1))
-        cv2.imwrite(
-            osp.join(pred_dir, name),
-            id2rgb(pred_ids[np.searchsorted(values, pred)])[..., ::-1])
+        write_png(
+            osp.join(pred_dir, name), pred_ids[np.searchsorted(values, pred)],
+            writer)
         pred_anns.append(
             dict(
                 image_id=image_id, file_name=name,
@@ -141,57 +167,111 @@ def write_dataset(root, rng, num_images, height, width):
             dict(
                 img_id=image_id,
                 pred_panoptic_seg=dict(sem_seg=torch.from_numpy(pred[None]))))
-    gt_json = osp.join(root, 'gt.json')
+    gt_json, pred_json = osp.join(root, 'gt.json'), osp.join(root, 'pred.json')
     with open(gt_json, 'w') as f:
-        json.dump(dict(annotations=gt_anns, categories=CATEGORIES), f)
+        json.dump(
+            dict(
+                images=[
+                    dict(id=a['image_id'], file_name=a['file_name'],
+                         height=height, width=width) for a in gt_anns
+                ],
+                annotations=gt_anns,
+                categories=CATEGORIES), f)
+    with open(pred_json, 'w') as f:
+        json.dump(dict(annotations=pred_anns), f)
     num_segments = np.mean([len(a['segments_info']) for a in gt_anns])
-    pairs = list(zip(gt_anns, pred_anns))
-    return gt_json, gt_dir, pred_dir, pairs, samples, num_segments
+    return dict(
+        gt_json=gt_json,
+        pred_json=pred_json,
+        gt_dir=gt_dir,
+        pred_dir=pred_dir,
+        pairs=list(zip(gt_anns, pred_anns)),
+        samples=samples,
+        num_segments=num_segments)
 
 
-def run_panopticapi(pairs, gt_dir, pred_dir):
+def run_panopticapi(data):
     categories = {c['id']: c for c in CATEGORIES}
     with contextlib.redirect_stdout(io.StringIO()):
-        stat = pq_compute_single_core(0, pairs, gt_dir, pred_dir, categories)
-    return stat, categories
+        stat = pq_compute_single_core(0, data['pairs'], data['gt_dir'],
+                                      data['pred_dir'], categories)
+    return stat
 
 
-def run_ours(gt_json, gt_dir, samples, classwise=False):
+def run_hotcoco(data):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return hotcoco_pq_compute(data['gt_json'], data['pred_json'],
+                                  data['gt_dir'], data['pred_dir'])
+
+
+def run_metric(data, classwise=False):
     """Metrics, and the bytes per image kept until the end (pickled, as
     they travel between ranks)."""
     metric = PanopticMetric(
-        ann_file=gt_json, seg_prefix=gt_dir, classwise=classwise)
+        ann_file=data['gt_json'], seg_prefix=data['gt_dir'],
+        classwise=classwise)
     metric.dataset_meta = META
-    for sample in samples:
+    for sample in data['samples']:
         metric.process({}, [sample])
-    retained = len(pickle.dumps(metric.results)) / len(samples)
+    retained = len(pickle.dumps(metric.results)) / len(data['samples'])
     with contextlib.redirect_stdout(io.StringIO()):
         return metric.compute_metrics(metric.results), retained
 
 
-def check_equal(stat, categories, ours):
-    """Every per-class TP/FP/FN equal, every average to 1e-12."""
+def run_eval_panoptic(data):
+    return pq_stat_files(data['gt_json'], data['pred_json'], data['gt_dir'],
+                         data['pred_dir'])
+
+
+def _close(a, b):
+    return abs(a - b) <= 1e-12 * max(1.0, abs(b))
+
+
+def disagreements(stat, hotcoco, metric, files):
+    """What differs from panopticapi (empty: all agree)."""
+    categories = {c['id']: c for c in CATEGORIES}
+    problems = []
+    file_results = pq_results(files)
+    for label, c in enumerate(CATEGORIES):
+        s = stat[c['id']]
+        reference = (s.tp, s.fp, s.fn)
+        got = dict(
+            PanopticMetric=tuple(metric[f'{c["name"]}_{k}']
+                                 for k in ('TP', 'FP', 'FN')),
+            eval_panoptic=(files.tp[label], files.fp[label], files.fn[label]),
+            hotcoco=tuple(hotcoco['per_class'][c['id']][k]
+                          for k in ('tp', 'fp', 'fn')))
+        for name, counts in got.items():
+            if tuple(int(v) for v in counts) != reference:
+                problems.append(f'{name} {c["name"]} TP/FP/FN {counts} vs '
+                                f'panopticapi {reference}')
+    _, per_class = stat.pq_average(categories, None)
     for c in CATEGORIES:
         s = stat[c['id']]
-        got = tuple(ours[f'{c["name"]}_{k}'] for k in ('TP', 'FP', 'FN'))
-        if got != (s.tp, s.fp, s.fn):
-            return f'{c["name"]}: ours {got} vs panopticapi ' \
-                   f'{(s.tp, s.fp, s.fn)}'
+        for key in ('pq', 'sq', 'rq'):
+            reference = per_class[c['id']][key]
+            values = [
+                ('PanopticMetric', metric[f'{c["name"]}_{key.upper()}'] / 100),
+                ('eval_panoptic', file_results['per_class'][c['id']][key])
+            ]
+            if s.tp + s.fp + s.fn:  # hotcoco gives -1 for unseen classes
+                values.append(('hotcoco', hotcoco['per_class'][c['id']][key]))
+            for name, value in values:
+                if not _close(value, reference):
+                    problems.append(f'{name} {c["name"]} {key} {value!r} vs '
+                                    f'panopticapi {reference!r}')
     for group, isthing, suffix in (('All', None, ''), ('Things', True, '_th'),
                                    ('Stuff', False, '_st')):
         reference = stat.pq_average(categories, isthing)[0]
         for key in ('pq', 'sq', 'rq'):
-            a, b = ours[key.upper() + suffix], 100 * reference[key]
-            if abs(a - b) > 1e-12 * max(1.0, abs(b)):
-                return f'{group} {key}: ours {a!r} vs panopticapi {b!r}'
-    return None
-
-
-def decode_time(gt_dir, pairs):
-    start = time.perf_counter()
-    for gt_ann, _ in pairs:
-        cv2.imread(osp.join(gt_dir, gt_ann['file_name']), cv2.IMREAD_UNCHANGED)
-    return (time.perf_counter() - start) / len(pairs)
+            for name, value in (
+                ('PanopticMetric', metric[key.upper() + suffix] / 100),
+                ('eval_panoptic', file_results[group][key]),
+                ('hotcoco', hotcoco[group][key])):
+                if not _close(value, reference[key]):
+                    problems.append(f'{name} {group} {key} {value!r} vs '
+                                    f'panopticapi {reference[key]!r}')
+    return problems
 
 
 def memory_check(num_images, rng, height=128, width=128, distinct=20):
@@ -200,11 +280,12 @@ def memory_check(num_images, rng, height=128, width=128, distinct=20):
     cycled), at a few checkpoints."""
     import tracemalloc
     with tempfile.TemporaryDirectory() as root:
-        gt_json, gt_dir, _, _, samples, _ = write_dataset(
-            root, rng, distinct, height, width)
-        metric = PanopticMetric(ann_file=gt_json, seg_prefix=gt_dir)
+        data = write_dataset(root, rng, distinct, height, width)
+        samples = data['samples']
+        metric = PanopticMetric(ann_file=data['gt_json'],
+                                seg_prefix=data['gt_dir'])
         metric.dataset_meta = META
-        metric.process({}, samples[:1])  # allocate the lookup table first
+        metric.process({}, samples[:1])
         metric.results.clear()
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
@@ -220,75 +301,111 @@ def memory_check(num_images, rng, height=128, width=128, distinct=20):
     return held, peak
 
 
-def main():
+def parse_size(text):
+    width, height = (int(v) for v in text.lower().split('x'))
+    return width, height
+
+
+IMPLEMENTATIONS = dict(
+    panopticapi=run_panopticapi,
+    hotcoco=run_hotcoco,
+    PanopticMetric=run_metric,
+    eval_panoptic=run_eval_panoptic)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--sizes',
+        type=parse_size,
+        nargs='+',
+        default=[(640, 480), (2048, 1024)],
+        help='image sizes, WIDTHxHEIGHT')
     parser.add_argument(
         '--images',
         type=int,
-        nargs=2,
+        nargs='+',
         default=[40, 8],
-        help='images at 640x480 and at 1024x2048')
+        help='images per size')
     parser.add_argument(
         '--repeat',
         type=int,
-        default=3,
+        default=5,
         help='alternating timed runs; the median is shown')
+    parser.add_argument(
+        '--png-writer',
+        choices=('cv2', 'pil'),
+        default='cv2',
+        help='how the PNGs are written: OpenCV (Sub filters) or PIL (as the '
+        'COCO panoptic converters; Up/Paeth filters)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--memory-images',
         type=int,
         default=5000,
         help='images (128x128) for the memory check; 0: skip')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if len(args.images) != len(args.sizes):
+        parser.error('give one --images count per size')
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     rows, failures = [], []
-    for (height, width), num_images in zip(((480, 640), (1024, 2048)),
-                                           args.images):
+    for (width, height), num_images in zip(args.sizes, args.images):
         with tempfile.TemporaryDirectory() as root:
-            gt_json, gt_dir, pred_dir, pairs, samples, num_segments = \
-                write_dataset(root, rng, num_images, height, width)
-            # warm-up: file cache, lookup table
-            run_panopticapi(pairs[:1], gt_dir, pred_dir)
-            run_ours(gt_json, gt_dir, samples[:1])
-            times = dict(ref=[], ours=[])
-            for _ in range(args.repeat):
-                start = time.perf_counter()
-                stat, categories = run_panopticapi(pairs, gt_dir, pred_dir)
-                times['ref'].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                run_ours(gt_json, gt_dir, samples)
-                times['ours'].append(time.perf_counter() - start)
-            # per-class TP/FP/FN come with classwise=True (a 133-row table
-            # printed once per dataset: left out of the timed runs)
-            ours, retained = run_ours(gt_json, gt_dir, samples, classwise=True)
-            problem = check_equal(stat, categories, ours)
-            if problem:
-                failures.append(f'{width}x{height}: {problem}')
-            ref = statistics.median(times['ref']) / num_images * 1e3
-            mine = statistics.median(times['ours']) / num_images * 1e3
-            rows.append((f'{width}x{height}', num_images, num_segments, ref,
-                         mine, ref / mine, decode_time(gt_dir, pairs) * 1e3,
-                         retained, 'yes' if not problem else 'NO'))
-    print(f'PanopticMetric (in memory) vs panopticapi pq_compute_single_core '
-          f'(files), median of {args.repeat} alternating runs, 1 thread')
-    header = ('size', 'images', 'segments/img', 'panopticapi ms/img',
-              'ours ms/img', 'speed-up', 'GT decode ms/img', 'ours kept B/img',
-              'equal')
+            data = write_dataset(root, rng, num_images, height, width,
+                                 args.png_writer)
+            warm = dict(data, pairs=data['pairs'][:1],
+                        samples=data['samples'][:1])
+            for run in IMPLEMENTATIONS.values():  # file cache, first calls
+                run(warm if run in (run_panopticapi, run_metric) else data)
+            times = {name: [] for name in IMPLEMENTATIONS}
+            for repeat in range(args.repeat):
+                order = list(IMPLEMENTATIONS.items())
+                if repeat % 2:
+                    order.reverse()
+                for name, run in order:
+                    start = time.perf_counter()
+                    run(data)
+                    times[name].append(time.perf_counter() - start)
+            # per-class TP/FP/FN of the metric come with classwise=True
+            # (a 133-row table, left out of the timed runs)
+            metric, retained = run_metric(data, classwise=True)
+            problems = disagreements(
+                run_panopticapi(data), run_hotcoco(data), metric,
+                run_eval_panoptic(data))
+            failures += [f'{width}x{height}: {p}' for p in problems[:10]]
+            ms = {
+                name: statistics.median(values) / num_images * 1e3
+                for name, values in times.items()
+            }
+            rows.append((f'{width}x{height}', num_images,
+                         data['num_segments'], ms, retained,
+                         'yes' if not problems else 'NO'))
+    print(f'Per-image time, median of {args.repeat} alternating runs, one '
+          f'process; RAYON_NUM_THREADS={os.environ["RAYON_NUM_THREADS"]} '
+          f'OMP_NUM_THREADS={os.environ["OMP_NUM_THREADS"]}; PNGs written '
+          f'by {args.png_writer}')
+    header = ('size', 'images', 'segments/img', 'panopticapi ms',
+              'hotcoco ms', 'PanopticMetric ms', 'eval_panoptic ms',
+              'PanopticMetric/hotcoco', 'eval_panoptic/hotcoco',
+              'PanopticMetric vs panopticapi', 'kept B/img', 'all agree')
     print(' | '.join(header))
-    for row in rows:
-        print(f'{row[0]} | {row[1]} | {row[2]:.1f} | {row[3]:.2f} | '
-              f'{row[4]:.2f} | {row[5]:.1f}x | {row[6]:.2f} | {row[7]:.0f} | '
-              f'{row[8]}')
+    for size, images, segments, ms, retained, agree in rows:
+        print(f'{size} | {images} | {segments:.1f} | '
+              f'{ms["panopticapi"]:.2f} | {ms["hotcoco"]:.2f} | '
+              f'{ms["PanopticMetric"]:.2f} | {ms["eval_panoptic"]:.2f} | '
+              f'{ms["PanopticMetric"] / ms["hotcoco"]:.2f} | '
+              f'{ms["eval_panoptic"] / ms["hotcoco"]:.2f} | '
+              f'{ms["panopticapi"] / ms["PanopticMetric"]:.1f}x faster | '
+              f'{retained:.0f} | {agree}')
     if args.memory_images:
         held, peak = memory_check(args.memory_images, rng)
         checkpoints = ', '.join(
             f'{n} images {m / 2**20:.2f} MiB ({m / n:.0f} B/img)'
             for n, m in held.items())
         print(f'Memory held by PanopticMetric (tracemalloc): {checkpoints}; '
-              f'peak {peak / 2**20:.2f} MiB (+ the fixed 16 MiB id lookup '
-              f'table)')
+              f'peak {peak / 2**20:.2f} MiB')
     for failure in failures:
         print('MISMATCH', failure)
     if failures:
