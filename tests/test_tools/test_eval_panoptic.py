@@ -236,6 +236,12 @@ def _bad_input_cases(tmp_path):
             f.write(b'not an image')
         return 'is not a PNG file', path
 
+    def gt_area_missing(gt_json, pred_json):
+        _edit_json(
+            gt_json,
+            lambda c: c['annotations'][2]['segments_info'][0].pop('area'))
+        return 'has no "area"', gt_json
+
     def missing_folder(gt_json, pred_json):
         os.rename(pred_json[:-5], pred_json[:-5] + '_moved')
         return 'folder', pred_json[:-5]
@@ -244,7 +250,7 @@ def _bad_input_cases(tmp_path):
         png_id_not_in_json, json_id_not_in_png, unknown_category,
         unknown_gt_category, missing_png, size_mismatch, repeated_pred_image,
         repeated_gt_image, no_prediction, repeated_segment_id, not_a_png,
-        missing_folder
+        gt_area_missing, missing_folder
     ]
 
 

@@ -1,11 +1,14 @@
-"""COCO panoptic PNGs (segment id = R + 256 G + 256^2 B) read for counting.
+"""COCO panoptic PNGs (segment id = R + 256 G + 256^2 B) read for counting,
+and the compiled counting path of panoptic quality.
 
-A panoptic PNG is an 8-bit RGB(A) image of large flat regions, so its
-zlib stream inflates fast with libdeflate (the ``deflate`` package) and its
-rows are unfiltered by the compiled counting kernel
-(``csrc/panoptic_count_cpu.cpp``) while it counts them: no
-decoded image is written. PNGs outside that form (interlaced, another bit
-depth) and installs without the compiled kernel are decoded with OpenCV.
+A panoptic PNG is an 8-bit RGB(A) image of large flat regions, so its zlib
+stream inflates fast with libdeflate (the ``deflate`` package) and its rows
+are unfiltered by the compiled kernel (``csrc/panoptic_count_cpu.cpp``)
+while it counts them against the other label map (:func:`joint_histogram`):
+no decoded image is written. The same kernel matches the segments of one
+image (:func:`image_pq_stats`). Interlaced PNGs, and installs without the
+kernel or ``deflate``, are decoded with OpenCV and counted with numpy
+(``panoptic_quality.py``), with the same results.
 """
 import struct
 from typing import NamedTuple, Tuple, Union
@@ -19,7 +22,7 @@ from .panoptic_quality import (FIRST_SEGMENT_ROW, GroundTruthSegments,
 
 try:
     import deflate
-except ImportError:  # pragma: no cover - a runtime requirement
+except ImportError:  # a runtime requirement; without it OpenCV decodes
     deflate = None
 
 try:
