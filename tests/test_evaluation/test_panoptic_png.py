@@ -134,6 +134,15 @@ def test_joint_histogram_refuses_bad_maps(compiled, monkeypatch):
     with pytest.raises(ValueError, match='different sizes'):
         joint_histogram(np.zeros((2, 3), np.int64), np.zeros((3, 2),
                                                               np.int64))
+    # another byte order is read as its values
+    swapped = np.arange(6, dtype='>i8').reshape(2, 3)
+    np.testing.assert_array_equal(
+        joint_histogram(swapped, np.zeros((2, 3), np.uint8))[0],
+        np.arange(6))
+    if compiled:  # thousands of values on both sides: not label maps
+        noise = np.arange(4200, dtype=np.int64).reshape(1, -1)
+        with pytest.raises(ValueError, match='too many pairs'):
+            joint_histogram(noise, noise)
 
 
 def test_bad_pngs_raise_errors_that_name_the_file():

@@ -207,6 +207,8 @@ def _kernel_input(label_map: LabelMap):
     if label_map.dtype.kind not in 'iu' or label_map.ndim != 2:
         raise ValueError(f'A label map must be a 2-D integer array; got '
                          f'{label_map.ndim}-D {label_map.dtype}.')
+    if not label_map.dtype.isnative:
+        label_map = label_map.astype(label_map.dtype.newbyteorder('='))
     return np.ascontiguousarray(label_map)
 
 

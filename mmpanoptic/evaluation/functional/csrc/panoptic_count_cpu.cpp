@@ -164,6 +164,15 @@ class PairCounter {
                                (index_a_ >= capacity_a_ ? 2 : 1);
     const int64_t capacity_b = std::max<int64_t>(capacity_b_, 16) *
                                (index_b_ >= capacity_b_ ? 2 : 1);
+    // panoptic maps have at most thousands of segments per image; tens of
+    // thousands on both sides are not label maps (e.g. a photograph)
+    if (capacity_a * capacity_b > (int64_t{1} << 24)) {
+      throw std::invalid_argument(
+          "label maps with more than " + std::to_string(index_a_) +
+          " and " + std::to_string(index_b_) +
+          " distinct values: too many pairs to count (are these panoptic "
+          "label maps?)");
+    }
     std::vector<int64_t> counts(capacity_a * capacity_b, 0);
     for (int64_t i = 0; i < capacity_a_; ++i) {
       std::copy(counts_.begin() + i * capacity_b_,
@@ -424,7 +433,9 @@ py::tuple count_pairs(RowsA& a, RowsB& b) {
   return counter.result();
 }
 
-bool is_png(const py::object& source) { return py::isinstance<py::tuple>(source); }
+bool is_png(const py::object& source) {
+  return py::isinstance<py::tuple>(source);
+}
 
 PngRows png_rows(const py::object& source) {
   py::tuple png = source.cast<py::tuple>();
