@@ -132,10 +132,13 @@ def _build_cuda_extension(torch) -> bool:
 
 
 def get_extensions() -> list:
-    """Compiled kernels of mmpanoptic.ops: C++ CPU kernels of RoIUpsample
-    and of upsample-and-decide for post-processing, and RoIUpsample's CUDA
-    kernels where CUDA is available; the pure-PyTorch paths in
-    mmpanoptic/ops/roi_upsample.py and resample.py stay the
+    """Compiled kernels: C++ CPU kernels of RoIUpsample and of
+    upsample-and-decide for post-processing (mmpanoptic.ops), RoIUpsample's
+    CUDA kernels where CUDA is available, and the panoptic joint histogram
+    that counts PNG rows as it unfilters them
+    (mmpanoptic.evaluation.functional); the pure-PyTorch paths in
+    mmpanoptic/ops/roi_upsample.py and resample.py and the numpy path of
+    mmpanoptic/evaluation/functional/panoptic_png.py stay the
     reference/fallback."""
     try:
         import torch
@@ -152,6 +155,10 @@ def get_extensions() -> list:
         CppExtension(
             'mmpanoptic.ops._resample_ext',
             ['mmpanoptic/ops/csrc/resample_cpu.cpp'],
+            extra_compile_args=['-O3']),
+        CppExtension(
+            'mmpanoptic.evaluation.functional._panoptic_count_ext',
+            ['mmpanoptic/evaluation/functional/csrc/panoptic_count_cpu.cpp'],
             extra_compile_args=['-O3'])
     ]
     if _build_cuda_extension(torch):

@@ -5,6 +5,8 @@ import io
 import json
 import os
 import os.path as osp
+import struct
+import zlib
 from typing import List, Tuple
 
 import cv2
@@ -230,3 +232,80 @@ def summarise_pq_stat(stat: PQStat, categories: dict) -> dict:
         results['per_class'][cat_id] = dict(
             tp=s.tp, fp=s.fp, fn=s.fn, iou=s.iou)
     return results
+
+
+# ------------------------------------------------------------ PNG encoding
+_ADAM7 = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4),
+          (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1))  # y0, x0, dy, dx
+
+
+def _filter_rows(pixels: np.ndarray, filters: np.ndarray) -> bytes:
+    """PNG-filtered scanlines of (H, W, C) uint8 pixels, one filter type
+    (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth) per row."""
+    height, width, channels = pixels.shape
+    rows, previous = [], np.zeros(width * channels, np.int32)
+    for y in range(height):
+        current = pixels[y].reshape(-1).astype(np.int32)
+        left = np.concatenate([np.zeros(channels, np.int32),
+                               current[:-channels]])
+        upper_left = np.concatenate([np.zeros(channels, np.int32),
+                                     previous[:-channels]])
+        kind = int(filters[y])
+        if kind == 0:
+            predictor = np.zeros_like(current)
+        elif kind == 1:
+            predictor = left
+        elif kind == 2:
+            predictor = previous
+        elif kind == 3:
+            predictor = (left + previous) // 2
+        else:
+            estimate = left + previous - upper_left
+            pa, pb = np.abs(estimate - left), np.abs(estimate - previous)
+            pc = np.abs(estimate - upper_left)
+            predictor = np.where((pa <= pb) & (pa <= pc), left,
+                                 np.where(pb <= pc, previous, upper_left))
+        rows.append(
+            bytes([kind]) + ((current - predictor) % 256).astype(
+                np.uint8).tobytes())
+        previous = current
+    return b''.join(rows)
+
+
+def encode_png(pixels: np.ndarray,
+               rng: np.random.Generator,
+               filters=None,
+               interlace: bool = False,
+               idat_chunks: int = 1,
+               bit_depth: int = 8,
+               colour_type: int = None) -> bytes:
+    """A PNG of (H, W, 3|4) uint8 RGB(A) pixels with the given (default
+    random) filter type per row, Adam7 interlacing on demand and the image
+    data split into ``idat_chunks`` IDAT chunks (what encoders do). With
+    ``bit_depth``/``colour_type`` only the header is changed, to make
+    files that are not 8-bit RGB(A)."""
+    height, width, channels = pixels.shape
+    if interlace:
+        data = b''
+        for y0, x0, dy, dx in _ADAM7:
+            sub = pixels[y0::dy, x0::dx]
+            if sub.size:
+                data += _filter_rows(sub, rng.integers(0, 5, sub.shape[0]))
+    else:
+        filters = rng.integers(0, 5, height) if filters is None else \
+            np.broadcast_to(filters, (height, ))
+        data = _filter_rows(pixels, filters)
+    compressed = zlib.compress(data)
+    step = -(-len(compressed) // idat_chunks)
+
+    def chunk(kind, body):
+        return (struct.pack('>I', len(body)) + kind + body +
+                struct.pack('>I', zlib.crc32(kind + body) & 0xffffffff))
+
+    colour_type = {3: 2, 4: 6}[channels] if colour_type is None \
+        else colour_type
+    header = struct.pack('>IIBBBBB', width, height, bit_depth, colour_type,
+                         0, 0, int(interlace))
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + b''.join(
+        chunk(b'IDAT', compressed[i:i + step])
+        for i in range(0, len(compressed), step)) + chunk(b'IEND', b''))

@@ -13,11 +13,16 @@ from mmengine.registry import init_default_scope
 
 from mmpanoptic.evaluation import (INSTANCE_OFFSET, PanopticMetric,
                                    decode_panoptic_png)
+from mmpanoptic.evaluation.functional import panoptic_png
 from mmpanoptic.registry import METRICS
 from mmpanoptic.utils import id2rgb, rgb2id
 from .panoptic_cases import (CATEGORIES, METAINFO, NUM_CLASSES, NUM_THINGS,
                              random_ground_truth, random_prediction,
                              reference_pq, write_case)
+
+# the random cases give some JSON areas that differ from the PNG on purpose
+# (panopticapi trusts the JSON); the warning itself is tested below
+pytestmark = pytest.mark.filterwarnings('ignore:GT segment')
 
 COCO_SAMPLE = osp.join(
     osp.dirname(__file__), '..', '..', '..', 'shared', 'data',
@@ -66,10 +71,14 @@ def _assert_equal_to_reference(ours, reference, categories=CATEGORIES):
                 abs=1e-12), (group, key)
 
 
-def test_randomised_cases_equal_panopticapi(tmp_path):
+@pytest.mark.parametrize('compiled', [True, False])
+def test_randomised_cases_equal_panopticapi(tmp_path, monkeypatch, compiled):
     """300+ random images in 60 datasets: crowd (several per class), VOID,
     empty images, unknown GT ids, JSON areas != PNG areas, classes missing
-    or only predicted; every count and average equals panopticapi's."""
+    or only predicted; every count and average equals panopticapi's, with
+    the compiled counting kernel and with the numpy path."""
+    if not compiled:
+        monkeypatch.setattr(panoptic_png, '_panoptic_count_ext', None)
     rng = np.random.default_rng(2026)
     num_images = 0
     totals = dict(tp=0, fp=0, fn=0)
@@ -136,6 +145,35 @@ def test_iou_uses_json_area_and_excludes_void(tmp_path):
     ours, reference = _one_image_case(tmp_path, gt, segments, pred)
     assert ours['s0_TP'] == 1 and ours['s0_SQ'] == pytest.approx(60.0)
     _assert_equal_to_reference(ours, reference)
+
+
+def test_json_area_that_differs_from_the_png_warns_once(tmp_path):
+    """panopticapi takes the JSON area (IoU 6 / 7 here, 8 / 8 in the
+    PNG); the metric does too, names the image and both numbers once, and
+    counts the PNG with gt_areas='png'."""
+    gt = np.zeros((4, 4), np.int64)
+    gt[:2] = 5  # 8 pixels
+    segments = [dict(id=5, category_id=8, iscrowd=0, area=7)]
+    pred = np.full((4, 4), NUM_CLASSES, np.int64)
+    pred[:2, :3] = NUM_THINGS  # 6 on the segment
+    gt_json, pred_json = write_case(str(tmp_path), 'area',
+                                    [(0, gt, segments, pred),
+                                     (1, gt, segments, pred)])
+    metric = _metric(gt_json)
+    with pytest.warns(UserWarning) as record:
+        ours = _evaluate(metric, [_sample(0, pred), _sample(1, pred)])
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1  # once, not per image
+    assert 'GT segment 5 of' in messages[0] and '000000.png' in messages[0]
+    assert '"area" 7' in messages[0] and '8 pixels' in messages[0]
+    _assert_equal_to_reference(ours, reference_pq(gt_json, pred_json))
+    assert ours['s0_SQ'] == pytest.approx(100 * 6 / 7)
+
+    exact = _evaluate(_metric(gt_json, gt_areas='png'),
+                      [_sample(0, pred), _sample(1, pred)])
+    assert exact['s0_SQ'] == pytest.approx(100 * 6 / 8)
+    with pytest.raises(ValueError, match='gt_areas'):
+        PanopticMetric(ann_file=gt_json, gt_areas='pixels')
 
 
 def test_semantic_miou_matches_brute_force(tmp_path):
@@ -301,6 +339,12 @@ def test_clear_errors(tmp_path):
         metric.process({}, [_sample(0, np.full((16, 16), 9 + 1000))])
     with pytest.raises(ValueError, match='shape'):
         metric.process({}, [_sample(0, np.zeros((8, 16), np.int64))])
+    with pytest.raises(ValueError, match=r'Image 0 .*negative value \(-3\)'):
+        metric.process({}, [_sample(0, np.full((16, 16), -3))])
+    with pytest.raises(ValueError, match='image 0 has negative values'):
+        metric.process({}, [
+            _sample(0, np.full((16, 16), -3), np.zeros((16, 16), np.int64))
+        ])
     with pytest.raises(ValueError, match='pred_sem_seg'):
         metric.process({}, [
             _sample(0, np.zeros(

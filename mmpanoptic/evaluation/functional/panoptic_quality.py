@@ -5,13 +5,15 @@ The counting follows panopticapi's ``pq_compute_single_core`` rule for rule
 
 * the ground truth comes from a COCO panoptic PNG (segment id = R + 256 G +
   256^2 B, 0 = VOID) and its JSON ``segments_info``; GT areas are the JSON
-  ``area`` values, not pixel counts;
+  ``area`` values (as panopticapi), not pixel counts, unless asked for;
 * the prediction is mmdet's ``pred_panoptic_seg`` map (value = label +
   instance_id * INSTANCE_OFFSET, label ``num_classes`` = VOID), never written
   to a PNG;
 * one joint histogram of (GT segment, predicted segment) pixel counts per
-  image (two ``bincount`` passes, no sort), then matching over the few
-  non-zero pairs:
+  image (:func:`~.panoptic_png.joint_histogram`: one pass of the compiled
+  kernel over the GT PNG's rows and the prediction; without the kernel,
+  :class:`SegmentIdIndexer` and :func:`panoptic_joint_histogram` or
+  ``np.unique`` in numpy), then matching over the few non-zero pairs:
 
   - a pair matches when the categories agree, the GT is not crowd and
     IoU > 0.5, with union = |pred| + |gt| - |pred & gt| - |pred & VOID|;
@@ -27,7 +29,6 @@ whole dataset costs a few numbers per image and per class present.
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 # mmdet's convention for ``pred_panoptic_seg`` (see
@@ -73,33 +74,6 @@ class PanopticImageStats(NamedTuple):
     fp: np.ndarray
     fn: np.ndarray
     iou: np.ndarray
-
-
-def decode_panoptic_png(png_bytes: bytes, name: str = '') -> np.ndarray:
-    """Decode a COCO panoptic PNG to packed ids without a colour-to-id pass.
-
-    Returns:
-        np.ndarray: (H, W) uint32, ``id = R + 256 G + 256^2 B`` (the RGBA
-        bytes of each pixel read as one little-endian word, alpha cleared).
-    """
-    image = cv2.imdecode(
-        np.frombuffer(png_bytes, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None or image.ndim != 3 or image.shape[2] not in (3, 4) \
-            or image.dtype != np.uint8:
-        raise ValueError(
-            f'Panoptic PNG {name!r} is not an 8-bit RGB(A) image '
-            f'(decoded shape {None if image is None else image.shape}, '
-            f'dtype {None if image is None else image.dtype}).')
-    code = cv2.COLOR_BGR2RGBA if image.shape[2] == 3 else cv2.COLOR_BGRA2RGBA
-    rgba = cv2.cvtColor(image, code)
-    if not rgba.flags.c_contiguous:
-        rgba = np.ascontiguousarray(rgba)
-    ids = rgba.view(np.uint32)[..., 0]
-    if np.little_endian:
-        np.bitwise_and(ids, _NUM_PNG_IDS - 1, out=ids)
-    else:  # pragma: no cover - big-endian hosts
-        ids = np.ascontiguousarray(ids.byteswap() >> 8)
-    return ids
 
 
 class SegmentIdIndexer:
@@ -240,6 +214,8 @@ def false_positive_columns(joint: np.ndarray, gt: GroundTruthSegments,
     pred_unmatched[matched_pred] = False
     candidates = np.flatnonzero(pred_unmatched)
     ignored_pixels = joint[VOID_ROW][candidates].copy()
+    if not gt.iscrowd.any():
+        return candidates[~(ignored_pixels / pred_areas[candidates] > 0.5)]
     crowd_row_of_label = np.full(num_classes, -1, np.int64)
     crowd_index = np.flatnonzero(gt.iscrowd)[::-1]
     crowd_labels, first_from_end = np.unique(
@@ -335,8 +311,82 @@ def count_image_segments(gt_rows: np.ndarray,
     """
     joint, pred_values = panoptic_joint_histogram(
         gt_rows, FIRST_SEGMENT_ROW + len(gt.ids), pred_map)
+    return image_segments(joint, gt, pred_values, num_classes, void_labels)
+
+
+def segment_rows(gt_values: np.ndarray, counts: np.ndarray,
+                 segment_ids: np.ndarray) -> np.ndarray:
+    """The joint histogram in rows (unknown, VOID, segments) from the pixel
+    counts of every (GT id, predicted value) pair.
+
+    Args:
+        gt_values (np.ndarray): (A,) increasing GT PNG ids present.
+        counts (np.ndarray): (A, P) pixel counts (:func:`joint_histogram`).
+        segment_ids (np.ndarray): (K,) the ids of the GT segments, in
+            ``segments_info`` order.
+
+    Returns:
+        np.ndarray: (FIRST_SEGMENT_ROW + K, P) int64: row ``VOID_ROW`` is id
+        0, row ``FIRST_SEGMENT_ROW + k`` is ``segment_ids[k]`` (zeros when
+        absent from the PNG) and row ``UNKNOWN_ROW`` the ids that are
+        neither.
+    """
+    joint = np.zeros((FIRST_SEGMENT_ROW + len(segment_ids), counts.shape[1]),
+                     np.int64)
+    if len(gt_values) == 0:
+        return joint
+    position = np.minimum(
+        np.searchsorted(gt_values, segment_ids),
+        len(gt_values) - 1)
+    found = gt_values[position] == segment_ids
+    joint[FIRST_SEGMENT_ROW:][found] = counts[position[found]]
+    if gt_values[0] == VOID_ID:
+        joint[VOID_ROW] = counts[0]
+    joint[UNKNOWN_ROW] = counts.sum(axis=0) - joint[VOID_ROW:].sum(axis=0)
+    return joint
+
+
+def image_segments(joint: np.ndarray,
+                   gt: GroundTruthSegments,
+                   pred_values: np.ndarray,
+                   num_classes: int,
+                   void_labels: Sequence[int] = ()) -> ImageSegments:
+    """Column labels of one image's joint histogram (mmdet prediction
+    values: label + instance * ``INSTANCE_OFFSET``, label ``num_classes``
+    or one of ``void_labels`` VOID).
+
+    Args:
+        joint (np.ndarray): (FIRST_SEGMENT_ROW + K, P) pixel counts.
+        gt (GroundTruthSegments): the K GT segments (areas None: counted
+            in the PNG).
+        pred_values (np.ndarray): (P,) the predicted value of each column.
+        num_classes (int): C.
+        void_labels (Sequence[int]): more labels read as VOID.
+
+    Raises:
+        ValueError: on predicted labels above ``num_classes``.
+    """
     if gt.areas is None:  # no JSON areas: count them in the PNG
         gt = gt._replace(areas=joint[FIRST_SEGMENT_ROW:].sum(axis=1))
+    pred_labels, pred_is_void = prediction_labels(pred_values, num_classes,
+                                                  void_labels)
+    return ImageSegments(joint, gt, pred_values, pred_labels, pred_is_void)
+
+
+def prediction_labels(
+        pred_values: np.ndarray,
+        num_classes: int,
+        void_labels: Sequence[int] = ()) -> Tuple[np.ndarray, np.ndarray]:
+    """Class labels and VOID flags of mmdet prediction values (label +
+    instance * ``INSTANCE_OFFSET``; label ``num_classes`` or one of
+    ``void_labels`` is VOID).
+
+    Returns:
+        tuple: (P,) int64 labels (0 for VOID) and (P,) bool VOID flags.
+
+    Raises:
+        ValueError: on labels above ``num_classes``.
+    """
     pred_labels = pred_values % INSTANCE_OFFSET
     pred_is_void = pred_labels == num_classes
     for label in void_labels:
@@ -348,8 +398,7 @@ def count_image_segments(gt_rows: np.ndarray,
             f'outside [0, {num_classes}] (values {pred_values[bad].tolist()},'
             f' value = label + instance_id * {INSTANCE_OFFSET}, '
             f'{num_classes} = VOID).')
-    pred_labels = np.where(pred_is_void, 0, pred_labels)
-    return ImageSegments(joint, gt, pred_values, pred_labels, pred_is_void)
+    return np.where(pred_is_void, 0, pred_labels), pred_is_void
 
 
 def pq_stats_single_image(
@@ -483,3 +532,17 @@ def segments_from_json(segments_info: List[dict],
     iscrowd = np.array([bool(s.get('iscrowd', 0)) for s in segments_info],
                        bool)
     return GroundTruthSegments(ids, labels, areas, iscrowd)
+
+
+def area_mismatch_message(png_file: str, segment_id: int, json_area: int,
+                          png_area: int, json_file: Optional[str],
+                          option: str) -> str:
+    """The warning for a GT segment whose JSON ``area`` is not its pixel
+    count in the PNG."""
+    return (f'GT segment {segment_id} of {png_file} has "area" {json_area} '
+            f'in {json_file or "the annotations"} but {png_area} pixels in '
+            f'the PNG. panopticapi takes the JSON area for the IoU (a wrong '
+            f'one can even give PQ above 100), and so does this evaluation '
+            f'by default; {option} counts the PNG pixels instead. Shown for '
+            f'the first such segment only; tools/misc/check_dataset.py '
+            f'lists them all.')

@@ -2,26 +2,31 @@
 
 A drop-in replacement for mmdet's ``CocoPanopticMetric`` (same arguments
 and metric names, ``coco_panoptic/PQ`` ...), which writes every prediction to
-a PNG and reads it back. Here the prediction stays in memory; only the GT PNG
-is decoded, and each image leaves a few per-class numbers in
-``self.results``.
+a PNG and reads it back. Here the prediction stays in memory; the GT PNG is
+inflated and its rows are counted against the prediction in one pass of a
+compiled kernel (no decoded image), and each image leaves a few per-class
+numbers in ``self.results``.
 """
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import dump, get, load, put
+from mmengine.fileio import dump, get_file_backend, load, put
 from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable
 
 from mmpanoptic.registry import METRICS
 from mmpanoptic.utils.panoptic_ids import id2rgb
+from ..functional.panoptic_png import (image_pq_stats, joint_histogram,
+                                       map_shape, png_ids, read_panoptic_png)
 from ..functional.panoptic_quality import (
     FIRST_SEGMENT_ROW, INSTANCE_OFFSET, GroundTruthSegments,
     PanopticImageStats, SegmentIdIndexer, accumulate_image_stats,
-    decode_panoptic_png, pq_average, pq_stats_single_image,
+    area_mismatch_message, image_segments, match_segments,
+    panoptic_joint_histogram, pq_average, prediction_labels,
     segments_from_json, semantic_confusion)
 
 
@@ -75,6 +80,10 @@ class PanopticMetric(BaseMetric):
         prefix (str, optional): Metric name prefix; ``coco_panoptic`` by
             default, so configs and hooks written for mmdet's metric keep
             working.
+        gt_areas (str): GT segment areas for the IoU union: ``'json'`` the
+            annotation file's ``area`` (panopticapi), ``'png'`` the pixels
+            of the PNG. The first segment whose two differ is named in a
+            warning.
     """
     default_prefix: Optional[str] = 'coco_panoptic'
 
@@ -87,11 +96,15 @@ class PanopticMetric(BaseMetric):
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 collect_dir: Optional[str] = None) -> None:
+                 collect_dir: Optional[str] = None,
+                 gt_areas: str = 'json') -> None:
         super().__init__(
             collect_device=collect_device,
             prefix=prefix,
             collect_dir=collect_dir)
+        if gt_areas not in ('json', 'png'):
+            raise ValueError(f'gt_areas must be "json" (panopticapi) or '
+                             f'"png", got {gt_areas!r}.')
         if format_only and outfile_prefix is None:
             raise ValueError('format_only=True needs outfile_prefix (where '
                              'the submission PNGs and JSON are written).')
@@ -100,7 +113,10 @@ class PanopticMetric(BaseMetric):
         self.outfile_prefix = outfile_prefix
         self.seg_prefix = seg_prefix
         self.backend_args = backend_args
+        self.gt_areas = gt_areas
         self._indexer = SegmentIdIndexer()
+        self._area_warned = False
+        self._backends: Dict[str, object] = {}
 
         self.categories: Optional[List[dict]] = None
         self._annotations: Dict = {}
@@ -215,8 +231,6 @@ class PanopticMetric(BaseMetric):
             raise ValueError(f'pred_panoptic_seg.sem_seg must hold integers '
                              f'(label + instance * {INSTANCE_OFFSET}); got '
                              f'{pan.dtype}.')
-        if pan.size and pan.min() < 0:
-            raise ValueError('pred_panoptic_seg.sem_seg has negative values.')
         ignore_index = _field(pred, 'ignore_index', None)
         void_labels = () if ignore_index is None else (int(ignore_index), )
         return pan, void_labels
@@ -225,6 +239,10 @@ class PanopticMetric(BaseMetric):
                           void_labels) -> dict:
         """Write the COCO panoptic PNG of one prediction; its annotation."""
         values, areas = np.unique(pan, return_counts=True)
+        if len(values) and values[0] < 0:
+            raise ValueError(
+                f'pred_panoptic_seg.sem_seg of image '
+                f'{data_sample["img_id"]!r} has negative values.')
         labels = values % INSTANCE_OFFSET
         is_void = labels == self.num_classes
         for label in void_labels:
@@ -260,13 +278,19 @@ class PanopticMetric(BaseMetric):
         for data_sample in data_samples:
             self.results.append(self._score_sample(data_sample)[0])
 
-    def _score_sample(self, data_sample: dict) -> tuple:
+    def _score_sample(self, data_sample: dict, with_rows: bool = False):
         """The result of one sample, and what it was computed from.
 
+        Args:
+            data_sample (dict): one data sample.
+            with_rows (bool): also return the GT row of every pixel (for
+                subclasses that need the pixels, not just the counts).
+
         Returns:
-            tuple: the result dict and, unless ``format_only``, the decoded
-            ground truth and prediction ``(gt, gt_rows, pan, void_labels)``
-            (None with ``format_only``), for subclasses that add results.
+            tuple: the result dict and, with ``with_rows`` (or
+            ``pred_sem_seg``), ``(image, gt_rows)``: the
+            :class:`ImageSegments` counted and the (H, W) GT rows; None
+            otherwise.
         """
         pan, void_labels = self._pred_map(data_sample)
         result = dict()
@@ -277,27 +301,80 @@ class PanopticMetric(BaseMetric):
             return result, None
 
         gt, path = self._ground_truth(data_sample)
-        id_map = decode_panoptic_png(
-            get(path, backend_args=self.backend_args), path)
-        if id_map.shape != pan.shape:
+        png = read_panoptic_png(self._read(path), path)
+        if map_shape(png) != pan.shape:
             raise ValueError(
                 f'Prediction of image {data_sample["img_id"]!r} has shape '
-                f'{pan.shape} but its GT {path} is {id_map.shape}; '
+                f'{pan.shape} but its GT {path} is {map_shape(png)}; '
                 f'predict at the original size (ori_shape).')
-        gt_rows = self._indexer.rows(id_map, gt.ids)
-        stats = pq_stats_single_image(gt_rows, gt, pan, self.num_classes,
-                                      void_labels)
+        if self.gt_areas == 'png':
+            gt = gt._replace(areas=None)
+        pred_sem = data_sample.get('pred_sem_seg')
+        decoded = None
+        if with_rows or pred_sem is not None:
+            if pan.size and pan.min() < 0:
+                raise ValueError(
+                    f'pred_panoptic_seg.sem_seg of image '
+                    f'{data_sample["img_id"]!r} has negative values.')
+            id_map = png if isinstance(png, np.ndarray) else png_ids(png)
+            gt_rows = self._indexer.rows(id_map, gt.ids)
+            joint, pred_values = panoptic_joint_histogram(
+                gt_rows, FIRST_SEGMENT_ROW + len(gt.ids), pan)
+            image = image_segments(joint, gt, pred_values, self.num_classes,
+                                   void_labels)
+            stats = match_segments(image.joint, image.gt, image.pred_labels,
+                                   image.pred_is_void, self.num_classes)
+            png_areas = joint[FIRST_SEGMENT_ROW:].sum(axis=1)
+            decoded = (image, gt_rows)
+        else:  # one pass over the PNG rows and the prediction
+            try:
+                gt_values, pred_values, counts = joint_histogram(png, pan)
+            except ValueError as error:
+                raise ValueError(
+                    f'Image {data_sample["img_id"]!r} (GT {path}, '
+                    f'prediction pred_panoptic_seg.sem_seg): {error}'
+                ) from None
+            pred_labels, pred_is_void = prediction_labels(
+                pred_values, self.num_classes, void_labels)
+            stats, png_areas = image_pq_stats(gt_values, counts, gt,
+                                              pred_labels, pred_is_void,
+                                              self.num_classes)
+        if gt.areas is not None:
+            self._check_areas(png_areas, gt, path)
         # one small array per image: (L, 5) label, TP, FP, FN, IoU sum
         # over the L classes it touches (integers exact in float64)
         result['pq'] = np.stack(
             [stats.labels, stats.tp, stats.fp, stats.fn, stats.iou],
             axis=1).astype(np.float64)
 
-        pred_sem = data_sample.get('pred_sem_seg')
         if pred_sem is not None:
             result['semantic'] = self._semantic_stats(
                 gt_rows, gt, _to_numpy(_field(pred_sem, 'sem_seg')))
-        return result, (gt, gt_rows, pan, void_labels)
+        return result, decoded
+
+    def _read(self, path: str) -> bytes:
+        """The bytes of a GT PNG, through mmengine's file backend for its
+        scheme (looked up once per scheme)."""
+        scheme = path.split('://', 1)[0] if '://' in path else ''
+        backend = self._backends.get(scheme)
+        if backend is None:
+            backend = get_file_backend(path, backend_args=self.backend_args)
+            self._backends[scheme] = backend
+        return backend.get(path)
+
+    def _check_areas(self, png_areas: np.ndarray, gt: GroundTruthSegments,
+                     path: str) -> None:
+        """Warn (once) when a JSON ``area`` differs from the PNG pixels."""
+        if self._area_warned:
+            return
+        differ = np.flatnonzero(png_areas != gt.areas)
+        if len(differ):
+            self._area_warned = True
+            k = differ[0]
+            warnings.warn(
+                area_mismatch_message(path, int(gt.ids[k]),
+                                      int(gt.areas[k]), int(png_areas[k]),
+                                      self.ann_file, 'gt_areas="png"'))
 
     def _semantic_stats(self, gt_rows, gt, sem: np.ndarray):
         if sem.ndim == 3 and sem.shape[0] == 1:

@@ -15,7 +15,7 @@ from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable
 
 from mmpanoptic.registry import METRICS
-from ..functional.panoptic_quality import count_image_segments
+from ..functional.panoptic_quality import ImageSegments
 from ..functional.thing_errors import (THING_OUTCOMES, size_buckets,
                                        thing_errors)
 from .panoptic_metric import PanopticMetric, _field, _to_numpy
@@ -55,15 +55,14 @@ class ThingErrorMetric(PanopticMetric):
         """PQ counts (as ``PanopticMetric``) and the thing errors of each
         sample, from the same decoded ground truth."""
         for data_sample in data_samples:
-            result, decoded = self._score_sample(data_sample)
-            self._add_thing_errors(result, data_sample, *decoded)
+            result, (image, gt_rows) = self._score_sample(
+                data_sample, with_rows=True)
+            self._add_thing_errors(result, data_sample, image, gt_rows)
             self.results.append(result)
 
-    def _add_thing_errors(self, result: dict, data_sample: dict, gt,
-                          gt_rows, pan: np.ndarray, void_labels) -> None:
+    def _add_thing_errors(self, result: dict, data_sample: dict,
+                          image: ImageSegments, gt_rows: np.ndarray) -> None:
         """The thing errors of one sample, next to its PQ counts."""
-        image = count_image_segments(gt_rows, gt, pan, self.num_classes,
-                                     void_labels)
         instances = data_sample.get('pred_instances')
         detections = dict()
         if instances is not None:
