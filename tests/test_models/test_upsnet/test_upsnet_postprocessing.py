@@ -1,8 +1,9 @@
+import numpy as np
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 
-from mmpanoptic.models.upsnet.class_assignment import (
-    assign_instance_classes, compose_panoptic_map)
+from mmpanoptic.models.upsnet.class_assignment import (assign_instance_classes,
+                                                       compose_panoptic_map)
 from mmpanoptic.models.upsnet.heuristic_combination import \
     heuristic_combination
 from mmpanoptic.models.upsnet.mask_pruning import prune_masks
@@ -51,11 +52,74 @@ def test_prune_masks_uses_binarised_mask_not_box():
     pixels, values = _pasted([[0, 0, 4, 2], [0, 0, 8, 2]], 2, 8, masks)
     keep = prune_masks(pixels, values, torch.tensor([0, 0]), 2, 8)
     assert keep.tolist() == [True, True]
-    # an empty mask is kept and nothing is drawn
+    # an empty mask is dropped (official MaskRemoval), also one whose
+    # positive logits lie outside the image
     masks[1] = -1
     pixels, values = _pasted([[0, 0, 4, 2], [0, 0, 8, 2]], 2, 8, masks)
     keep = prune_masks(pixels, values, torch.tensor([0, 0]), 2, 8)
-    assert keep.tolist() == [True, True]
+    assert keep.tolist() == [True, False]
+    masks = torch.ones(2, 28, 28)
+    masks[1, :, :14] = -1
+    pixels, values = _pasted([[0, 0, 4, 2], [4, 0, 12, 2]], 2, 8, masks)
+    keep = prune_masks(pixels, values, torch.tensor([0, 1]), 2, 8)
+    assert keep.tolist() == [True, False]
+
+
+def official_mask_removal_keep(masks, cls_idx, cls_prob,
+                               fraction_threshold=0.3):
+    """The selection of ``MaskRemoval.forward`` of uber-research/UPSNet,
+    ``upsnet/operators/modules/mask_removal.py`` lines 48-87, transcribed
+    for binary masks already pasted into the image (``masks`` (N, H, W);
+    the official code resizes each 28 x 28 logit map into its box and
+    crops it to the image, lines 63-79; the mask energy is left out).
+    ``cls_idx`` are the official 1-based classes."""
+    mask_image = np.zeros((np.max(cls_idx), ) + masks.shape[1:],
+                          dtype=np.uint8)
+    sorted_inds = np.argsort(cls_prob)[::-1]
+    masks = masks[sorted_inds]
+    cls_idx = cls_idx[sorted_inds] - 1
+    keep_inds = []
+    for i in range(sorted_inds.shape[0]):
+        crop_mask = masks[i]
+        mask_sum = crop_mask.sum()
+        mask_image_crop = mask_image[cls_idx[i]]
+        if mask_sum == 0 or (np.logical_and(
+                mask_image_crop >= 1, crop_mask == 1).sum() / mask_sum
+                             > fraction_threshold):
+            continue
+        keep_inds.append(sorted_inds[i])
+        mask_image[cls_idx[i]] += crop_mask
+    return keep_inds
+
+
+def test_prune_masks_equals_official_mask_removal():
+    """Random boxes, mask logits (some all negative: empty masks) and
+    classes; the kept instances equal the official selection."""
+    gen = torch.Generator().manual_seed(0)
+    height, width = 24, 30
+    for trial in range(30):
+        num = int(torch.randint(1, 12, (), generator=gen))
+        xy = torch.rand(num, 2, generator=gen) * torch.tensor([width, height])
+        wh = torch.rand(num, 2, generator=gen) * 16 + 2
+        boxes = torch.cat([xy - wh / 2, xy + wh / 2], dim=1)
+        logits = torch.randn(num, 28, 28, generator=gen) + 0.5
+        logits[torch.rand(num, generator=gen) < 0.2] = -1  # empty
+        labels = torch.randint(0, 3, (num, ), generator=gen)
+        scores = torch.rand(num, generator=gen)
+        order = torch.argsort(scores, descending=True)
+        boxes, logits = boxes[order], logits[order]
+        labels, scores = labels[order], scores[order]
+        pixels = box_pixels(boxes, height, width)
+        values = sample_mask_logits(logits, boxes, pixels)
+        keep = prune_masks(pixels, values, labels, height, width)
+        binary = np.zeros((num, height * width), dtype=np.uint8)
+        on = (values > 0).numpy()
+        binary[pixels.instance.numpy()[on],
+               pixels.flat_index(width).numpy()[on]] = 1
+        expected = official_mask_removal_keep(
+            binary.reshape(num, height, width), labels.numpy() + 1,
+            scores.numpy())
+        assert sorted(expected) == torch.nonzero(keep)[:, 0].tolist(), trial
 
 
 def test_assign_instance_classes():
