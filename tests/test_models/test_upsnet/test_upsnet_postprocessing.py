@@ -94,33 +94,46 @@ def official_mask_removal_keep(masks, cls_idx, cls_prob,
     return keep_inds
 
 
+def _random_detections(gen, height, width, num_range, max_size,
+                       num_classes):
+    """Random boxes (some leaving the image), mask logits, classes and
+    scores, sorted by decreasing score."""
+    num = int(torch.randint(*num_range, (), generator=gen))
+    xy = torch.rand(num, 2, generator=gen) * torch.tensor([width, height])
+    wh = torch.rand(num, 2, generator=gen) * max_size + 2
+    boxes = torch.cat([xy - wh / 2, xy + wh / 2], dim=1)
+    logits = torch.randn(num, 28, 28, generator=gen) + 0.5
+    labels = torch.randint(0, num_classes, (num, ), generator=gen)
+    scores = torch.rand(num, generator=gen)
+    order = torch.argsort(scores, descending=True)
+    return boxes[order], logits[order], labels[order], scores[order]
+
+
+def _binary_masks(boxes, logits, height, width):
+    """The (N, H, W) uint8 masks (pasted logits > 0) and the pasted values
+    at the box pixels."""
+    pixels = box_pixels(boxes, height, width)
+    values = sample_mask_logits(logits, boxes, pixels)
+    binary = np.zeros((len(boxes), height * width), dtype=np.uint8)
+    on = (values > 0).numpy()
+    binary[pixels.instance.numpy()[on],
+           pixels.flat_index(width).numpy()[on]] = 1
+    return binary.reshape(len(boxes), height, width), pixels, values
+
+
 def test_prune_masks_equals_official_mask_removal():
     """Random boxes, mask logits (some all negative: empty masks) and
     classes; the kept instances equal the official selection."""
     gen = torch.Generator().manual_seed(0)
     height, width = 24, 30
     for trial in range(30):
-        num = int(torch.randint(1, 12, (), generator=gen))
-        xy = torch.rand(num, 2, generator=gen) * torch.tensor([width, height])
-        wh = torch.rand(num, 2, generator=gen) * 16 + 2
-        boxes = torch.cat([xy - wh / 2, xy + wh / 2], dim=1)
-        logits = torch.randn(num, 28, 28, generator=gen) + 0.5
-        logits[torch.rand(num, generator=gen) < 0.2] = -1  # empty
-        labels = torch.randint(0, 3, (num, ), generator=gen)
-        scores = torch.rand(num, generator=gen)
-        order = torch.argsort(scores, descending=True)
-        boxes, logits = boxes[order], logits[order]
-        labels, scores = labels[order], scores[order]
-        pixels = box_pixels(boxes, height, width)
-        values = sample_mask_logits(logits, boxes, pixels)
+        boxes, logits, labels, scores = _random_detections(
+            gen, height, width, num_range=(1, 12), max_size=16, num_classes=3)
+        logits[torch.rand(len(boxes), generator=gen) < 0.2] = -1  # empty
+        binary, pixels, values = _binary_masks(boxes, logits, height, width)
         keep = prune_masks(pixels, values, labels, height, width)
-        binary = np.zeros((num, height * width), dtype=np.uint8)
-        on = (values > 0).numpy()
-        binary[pixels.instance.numpy()[on],
-               pixels.flat_index(width).numpy()[on]] = 1
-        expected = official_mask_removal_keep(
-            binary.reshape(num, height, width), labels.numpy() + 1,
-            scores.numpy())
+        expected = official_mask_removal_keep(binary, labels.numpy() + 1,
+                                              scores.numpy())
         assert sorted(expected) == torch.nonzero(keep)[:, 0].tolist(), trial
 
 
@@ -278,34 +291,24 @@ def test_heuristic_fusion_equals_official_combination():
     gen = torch.Generator().manual_seed(1)
     height, width = 20, 26
     for trial in range(30):
-        num = int(torch.randint(0, 10, (), generator=gen))
-        xy = torch.rand(num, 2, generator=gen) * torch.tensor([width, height])
-        wh = torch.rand(num, 2, generator=gen) * 14 + 3
-        boxes = torch.cat([xy - wh / 2, xy + wh / 2], dim=1)
-        logits = torch.randn(num, 28, 28, generator=gen) + 0.5
-        labels = torch.randint(0, num_things, (num, ), generator=gen)
-        scores = torch.rand(num, generator=gen) * 0.8 + 0.2
+        boxes, logits, labels, scores = _random_detections(
+            gen, height, width, num_range=(0, 10), max_size=14,
+            num_classes=num_things)
         seg_logits = torch.randn(num_things + num_stuff, height, width,
                                  generator=gen)
         detections = InstanceData(bboxes=boxes, labels=labels,
                                   scores=scores, mask_logits=logits)
         pan = head.predict([detections], [seg_logits])[0].sem_seg[0]
 
-        order = torch.argsort(scores, descending=True)
-        pixels = box_pixels(boxes[order], height, width)
-        values = sample_mask_logits(logits[order], boxes[order], pixels)
-        binary = np.zeros((num, height * width), dtype=np.uint8)
-        on = (values > 0).numpy()
-        binary[pixels.instance.numpy()[on],
-               pixels.flat_index(width).numpy()[on]] = 1
+        binary, _, _ = _binary_masks(boxes, logits, height, width)
         semantic = seg_logits.argmax(0)
         official_sem = torch.where(semantic < num_things,
                                    semantic + num_stuff,
                                    semantic - num_things).numpy()
         expected_c0, expected_c1 = official_combine(
-            official_sem.astype(np.uint8), scores[order].numpy(),
-            labels[order].numpy() + 1, binary.reshape(num, height, width),
-            num_things + num_stuff, num_things + 1, stuff_area_limit=0)
+            official_sem.astype(np.uint8), scores.numpy(),
+            labels.numpy() + 1, binary, num_things + num_stuff,
+            num_things + 1, stuff_area_limit=0)
         c0, c1 = _as_official_2ch(pan.long(), num_things, num_stuff)
         assert np.array_equal(c0, expected_c0), trial
         assert np.array_equal(c1, expected_c1), trial
