@@ -219,9 +219,12 @@ def _predict_fixed(cfg, monkeypatch):
 
 
 def test_two_detection_paths(monkeypatch):
-    """The official model's two detection paths from one box-head pass:
-    ``pred_instances`` from the standard one (score 0.05, per-class NMS),
-    the panoptic logits from the class-agnostic one at 0.6."""
+    """The official model's two detection paths from one box-head pass
+    (uber-research/UPSNet ``upsnet/models/resnet_upsnet.py`` lines 61-62
+    and 69-70: ``mask_roi`` with ``config.test`` score 0.05 and per-class
+    NMS, ``mask_roi_panoptic`` class-agnostic at 0.6; used at lines 204 and
+    218): ``pred_instances`` from the standard one, the panoptic logits
+    from the class-agnostic one."""
     cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
     cfg.test_cfg.panoptic.score_thr = 0.6
     result, received = _predict_fixed(cfg, monkeypatch)
