@@ -51,9 +51,10 @@ class UPSNet(TwoStagePanopticBase):
     """UPSNet detector.
 
     ``predict`` fills ``pred_panoptic_seg`` (mmdet encoding), ``pred_sem_seg``
-    (argmax of the semantic head over thing + stuff classes) and
-    ``pred_instances`` (Mask R-CNN detections: bboxes, labels, scores, and
-    binary masks when ``test_cfg.panoptic.with_instance_masks``).
+    (argmax of the semantic head over thing + stuff classes, for mIoU) and
+    ``pred_instances`` (Mask R-CNN's standard detections: bboxes, labels,
+    scores, and binary masks when ``test_cfg.panoptic.with_instance_masks``,
+    for box and mask AP).
 
     Multi-scale + flip testing (UPSNet-M, paper 4: semantic logits averaged
     over scales and flips, the instance head at a single scale) is
