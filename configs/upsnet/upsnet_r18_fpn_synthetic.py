@@ -55,9 +55,9 @@ model = dict(
         rcnn=dict(sampler=dict(num=128))),
     test_cfg=dict(
         rpn=dict(nms_pre=500, max_per_img=300),
-        rcnn=dict(score_thr=0.5),
+        # detections of the panoptic logits: scores > 0.5 (0.6 on COCO);
         # stuff regions below 64 px (4096 px at COCO scale) become VOID
-        panoptic=dict(stuff_area_limit=64)))
+        panoptic=dict(score_thr=0.5, stuff_area_limit=64)))
 
 # deformable offsets learn at 0.1 x lr (from scratch they drift otherwise)
 optim_wrapper = dict(

@@ -35,3 +35,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000))
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
+
+# binary masks in pred_instances (the standard detections): mask and box AP
+# of mmdet's CocoMetric in the same test run as PQ and mIoU
+model = dict(test_cfg=dict(panoptic=dict(with_instance_masks=True)))

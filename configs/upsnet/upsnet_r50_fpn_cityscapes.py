@@ -26,7 +26,9 @@ model = dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
         loss_panoptic=dict(loss_weight=0.5)),
-    test_cfg=dict(panoptic=dict(stuff_area_limit=2048)))
+    # pred_instances with binary masks (instance AP next to PQ and mIoU)
+    test_cfg=dict(
+        panoptic=dict(stuff_area_limit=2048, with_instance_masks=True)))
 
 backend_args = None
 train_pipeline = [

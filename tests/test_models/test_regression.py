@@ -30,7 +30,7 @@ GENERATOR = dict(splits=dict(train=2, val=2), height=96, width=112, seed=5)
 CONFIGS = {
     'upsnet_r18_fpn_synthetic': (
         'configs/upsnet/upsnet_r18_fpn_synthetic.py',
-        {'test_cfg.rcnn.score_thr': 0.1}),
+        {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1}),
     'aunet_r18_fpn_synthetic': (
         'configs/aunet/aunet_r18_fpn_synthetic.py',
         {'test_cfg.rcnn.score_thr': 0.1}),

@@ -108,7 +108,8 @@ model = dict(
         type='UPSNetPanopticHead',
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
-        unknown_fraction=0.3,
+        unknown_fraction=0.3,  # paper 3.1: 30 % of the GT masks unknown
+        with_unknown=True,
         loss_panoptic=dict(
             type='CrossEntropyLoss',
             ignore_index=255,
@@ -133,16 +134,27 @@ model = dict(
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(
-        # paper 3.2: class-agnostic NMS 0.5, scores >= 0.6, at most 100
+        # the standard detections (official config.test): pred_instances,
+        # box / mask AP and the heuristic combination of UPSNet-C / -CP
         rcnn=dict(
-            score_thr=0.6,
-            nms=dict(type='nms', iou_threshold=0.5, class_agnostic=True),
+            score_thr=0.05,
+            nms=dict(type='nms', iou_threshold=0.5),
             max_per_img=100,
             mask_thr_binary=0.5),
         panoptic=dict(
             fusion='unified',  # 'heuristic' for UPSNet-C / -CP
+            # the detections of the panoptic logits (paper 3.2):
+            # class-agnostic NMS 0.5, scores > 0.6, at most 100
+            score_thr=0.6,
+            nms=dict(type='nms', iou_threshold=0.5, class_agnostic=True),
+            max_per_img=100,
             mask_overlap=0.3,  # same-class mask pruning
-            stuff_majority=0.5,  # instance class assignment (3.1)
+            class_assignment=True,  # instance class assignment (3.1)
+            stuff_majority=0.5,
+            # UPSNet-C / -CP (official): standard detections >= 0.6, a
+            # mask skipped when less than 70 % of it is free
+            heuristic_score_thr=0.6,
+            heuristic_overlap=0.3,
             stuff_area_limit=4096)))
 
 # multi-scale + flip testing (`tools/test.py ... --tta`, with a config's

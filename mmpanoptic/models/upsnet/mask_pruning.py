@@ -20,8 +20,11 @@ def prune_masks(pixels: BoxPixels,
     mask (pasted mask logits > ``mask_thr``) is compared with a per-class
     canvas holding the union of the kept masks; if the intersection exceeds
     ``overlap_thr`` of the mask's area it is dropped, otherwise it is drawn
-    onto the canvas. The visit is inherently sequential; each step only
-    touches the pixels of one mask. Empty masks are kept (nothing overlaps).
+    onto the canvas. A mask that is empty (no pixel above ``mask_thr`` in
+    the image) is dropped, as the official ``MaskRemoval`` does: it would
+    otherwise still compete in the panoptic argmax through its semantic
+    logits. The visit is inherently sequential; each step only touches the
+    pixels of one mask.
 
     Args:
         pixels (BoxPixels): pairs of the instances' box pixels.
@@ -58,6 +61,7 @@ def prune_masks(pixels: BoxPixels,
     canvas_list = canvas_of.tolist()
     for i in range(num_instances):
         if areas[i] == 0:
+            keep[i] = False
             continue
         index = mask_index[offsets[i]:offsets[i + 1]]
         canvas = canvases[canvas_list[i]]

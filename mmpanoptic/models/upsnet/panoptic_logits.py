@@ -46,8 +46,12 @@ def unknown_logits(thing_logits: Tensor,
     return thing_logits.max(dim=0).values - mask_max
 
 
-def panoptic_logits(semantic_logits: Tensor, boxes: Tensor, labels: Tensor,
-                    mask_logits: Tensor, num_things_classes: int) -> Tensor:
+def panoptic_logits(semantic_logits: Tensor,
+                    boxes: Tensor,
+                    labels: Tensor,
+                    mask_logits: Tensor,
+                    num_things_classes: int,
+                    with_unknown: bool = True) -> Tensor:
     """The dense panoptic logits Z (differentiable).
 
     Args:
@@ -56,9 +60,12 @@ def panoptic_logits(semantic_logits: Tensor, boxes: Tensor, labels: Tensor,
         labels (Tensor): (N,) thing classes in [0, T).
         mask_logits (Tensor): (N, M, M) mask logits of each instance's class.
         num_things_classes (int): T.
+        with_unknown (bool): Append Z_unknown (False: the "no unknown"
+            setting of the paper's Table 6).
 
     Returns:
-        Tensor: (S + N + 1, H, W): stuff, instances, unknown.
+        Tensor: (S + N + 1, H, W): stuff, instances, unknown; (S + N, H, W)
+        without the unknown channel.
     """
     height, width = semantic_logits.shape[-2:]
     thing_logits = semantic_logits[:num_things_classes]
@@ -67,6 +74,8 @@ def panoptic_logits(semantic_logits: Tensor, boxes: Tensor, labels: Tensor,
     instance_semantic = semantic_logits[labels.long()] * inside  # X_mask
     instance_masks = paste_masks(mask_logits, boxes, height, width)
     instance = instance_semantic + instance_masks  # Z_{S+i} = X_mask + Y_mask
+    if not with_unknown:
+        return torch.cat([stuff_logits, instance], dim=0)
     unknown = unknown_logits(thing_logits, instance_semantic)
     return torch.cat([stuff_logits, instance, unknown[None]], dim=0)
 
@@ -201,13 +210,15 @@ def panoptic_logits_argmax(semantic_logits: Tensor,
                            pixels: BoxPixels,
                            mask_values: Tensor,
                            num_things_classes: int,
-                           maxima: SemanticMaxima = None) -> Tensor:
+                           maxima: SemanticMaxima = None,
+                           with_unknown: bool = True) -> Tensor:
     """Per-pixel argmax of :func:`panoptic_logits` without building Z.
 
     An instance's logit is 0 outside its box (paper); a pixel whose
     maximum is such an out-of-box 0 belongs to no instance containing it and
-    is given the unknown channel. Ties are broken towards stuff, then
-    in-box instances (lowest index), then unknown.
+    is given the unknown channel (with or without Z_unknown). Ties are
+    broken towards stuff, then in-box instances (lowest index), then
+    unknown.
 
     Args:
         semantic_logits (Tensor): (T + S, H, W) X at the output resolution.
@@ -217,6 +228,8 @@ def panoptic_logits_argmax(semantic_logits: Tensor,
         num_things_classes (int): T.
         maxima (SemanticMaxima, optional): :func:`semantic_maxima` of
             ``semantic_logits`` when already computed.
+        with_unknown (bool): Whether Z has the unknown channel; without it
+            only out-of-box maxima give ``S + N``.
 
     Returns:
         Tensor: (H, W) long: ``[0, S)`` stuff class index, ``[S, S + N)``
@@ -235,6 +248,8 @@ def panoptic_logits_argmax(semantic_logits: Tensor,
     unknown_channel = num_stuff_classes + num_instances
     if num_instances == 0:
         unknown = thing_max  # - max(X_mask) taken as 0
+        if not with_unknown:
+            return stuff_arg.reshape(height, width)
         channel = torch.where(stuff_max >= unknown, stuff_arg,
                               stuff_arg.new_full((), unknown_channel))
         return channel.reshape(height, width)
@@ -263,6 +278,8 @@ def panoptic_logits_argmax(semantic_logits: Tensor,
         0, index, instance_semantic, 'amax', include_self=True)
     mask_max = torch.where(uncovered, torch.maximum(mask_max, zero), mask_max)
     unknown = thing_max - mask_max  # Z_unknown
+    if not with_unknown:
+        unknown = torch.full_like(unknown, float('-inf'))
 
     instance_channel = torch.where(inside_wins, num_stuff_classes + inside_arg,
                                    inside_arg.new_full((), unknown_channel))

@@ -1,13 +1,17 @@
 """UPSNet end to end on CPU: randomly initialised, tiny inputs."""
 import copy
+import json
 import os.path as osp
 
+import numpy as np
+import pycocotools.mask as mask_util
 import pytest
 import torch
+from mmdet.evaluation import CocoMetric
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
-from mmengine.structures import PixelData
+from mmengine.structures import InstanceData, PixelData
 
 from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
@@ -15,7 +19,9 @@ from mmpanoptic.utils import register_all_modules
 CONFIGS = osp.join(osp.dirname(__file__), '../../../configs/upsnet')
 
 
-def _model_cfg(name, **test_overrides):
+def _model_cfg(name, score_thr=None):
+    """The config's model, small and fast on CPU; ``score_thr`` for both
+    detection paths (standard and panoptic)."""
     register_all_modules()
     cfg = Config.fromfile(osp.join(CONFIGS, name)).model
     cfg.backbone.init_cfg = None
@@ -23,7 +29,10 @@ def _model_cfg(name, **test_overrides):
     cfg.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=50)
     cfg.train_cfg.rcnn.sampler.num = 32
     cfg.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
-    cfg.test_cfg.rcnn.update(test_overrides)
+    if score_thr is not None:
+        cfg.test_cfg.rcnn.score_thr = score_thr
+        cfg.test_cfg.panoptic.score_thr = score_thr
+        cfg.test_cfg.panoptic.heuristic_score_thr = score_thr
     return cfg
 
 
@@ -142,6 +151,132 @@ def test_heuristic_variant():
     model, losses, results = _run(cfg, 64)
     assert 'loss_panoptic' not in losses
     assert results[0].pred_instances.masks.shape[1:] == (64, 64)
+
+
+def test_no_unknown_model_trains_and_predicts():
+    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py', score_thr=0.0)
+    cfg.panoptic_fusion_head.update(unknown_fraction=0.0, with_unknown=False)
+    _, losses, _ = _run(cfg, 64)
+    assert torch.isfinite(losses['loss_panoptic'])
+
+
+# Three proposals of a 64 x 64 image with T = 4: A (class 1, 0.9) on the
+# ground-truth box, B (class 2, 0.7) on almost the same box, C (class 1,
+# 0.3) elsewhere. Per-class NMS keeps all three, the class-agnostic NMS
+# at 0.6 of the panoptic path only A.
+GT_BOX = [8., 8., 40., 32.]
+PROPOSALS = torch.tensor([GT_BOX, [10., 8., 40., 32.], [44., 40., 60., 60.]])
+PROPOSAL_SCORES = {0: (1, 0.9), 1: (2, 0.7), 2: (1, 0.3)}
+
+
+def _fixed_detector(model, monkeypatch):
+    """Replace the box head's output by :data:`PROPOSALS` (class-wise boxes
+    and scores before NMS) and the mask head's by confident full-box masks,
+    and record what the panoptic head receives."""
+    num_classes = model.roi_head.bbox_head.num_classes
+
+    def predict_bbox(x, batch_img_metas, rpn_results_list, rcnn_test_cfg,
+                     rescale=False):
+        assert rcnn_test_cfg is None  # NMS happens per detection path
+        scores = torch.zeros(len(PROPOSALS), num_classes + 1)
+        for row, (label, score) in PROPOSAL_SCORES.items():
+            scores[row, label] = score
+            scores[row, -1] = 1 - score
+        return [
+            InstanceData(
+                bboxes=PROPOSALS.repeat(1, num_classes), scores=scores)
+            for _ in batch_img_metas
+        ]
+
+    def mask_forward(x, rois):
+        return dict(mask_preds=torch.full((len(rois), num_classes, 28, 28),
+                                          10.))
+
+    received = []
+    fusion_predict = model.panoptic_fusion_head.predict
+
+    def spy(det_results_list, seg_logits_list, **kwargs):
+        received.extend(det_results_list)
+        return fusion_predict(det_results_list, seg_logits_list, **kwargs)
+
+    monkeypatch.setattr(model.roi_head, 'predict_bbox', predict_bbox)
+    monkeypatch.setattr(model.roi_head, '_mask_forward', mask_forward)
+    monkeypatch.setattr(model.panoptic_fusion_head, 'predict', spy)
+    return received
+
+
+def _predict_fixed(cfg, monkeypatch):
+    model = MODELS.build(cfg)
+    model.eval()
+    received = _fixed_detector(model, monkeypatch)
+    packed = _batch(4, 4, 64, num_items=(1, ))
+    packed['data_samples'][0].set_metainfo(dict(img_id=0,
+                                                ori_shape=(64, 64)))
+    data = model.data_preprocessor(packed, False)
+    with torch.no_grad():
+        results = model.predict(data['inputs'], data['data_samples'])
+    return results[0], received
+
+
+def test_two_detection_paths(monkeypatch):
+    """The official model's two detection paths from one box-head pass
+    (uber-research/UPSNet ``upsnet/models/resnet_upsnet.py`` lines 61-62
+    and 69-70: ``mask_roi`` with ``config.test`` score 0.05 and per-class
+    NMS, ``mask_roi_panoptic`` class-agnostic at 0.6; used at lines 204 and
+    218): ``pred_instances`` from the standard one, the panoptic logits
+    from the class-agnostic one."""
+    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
+    cfg.test_cfg.panoptic.score_thr = 0.6
+    result, received = _predict_fixed(cfg, monkeypatch)
+    instances = result.pred_instances
+    assert instances.labels.tolist() == [1, 2, 1]
+    assert torch.allclose(instances.scores, torch.tensor([0.9, 0.7, 0.3]))
+    assert torch.equal(instances.bboxes, PROPOSALS)
+    assert len(received) == 1 and received[0].labels.tolist() == [1]
+    assert torch.equal(received[0].bboxes, PROPOSALS[:1])
+
+    # UPSNet-C / -CP: the heuristic combination gets the standard ones and
+    # lays those >= 0.6: A, and B mostly on A is skipped
+    cfg.test_cfg.panoptic.fusion = 'heuristic'
+    result, received = _predict_fixed(cfg, monkeypatch)
+    assert received[-1].labels.tolist() == [1, 2, 1]
+    pan = result.pred_panoptic_seg.sem_seg[0]
+    things = pan[pan % INSTANCE_OFFSET < 4]
+    assert set(things.unique().tolist()) == {1 + INSTANCE_OFFSET}
+    assert int((pan == 1 + INSTANCE_OFFSET).sum()) == 32 * 24
+
+
+def test_instance_masks_evaluate_with_coco_metric(monkeypatch, tmp_path):
+    """With ``with_instance_masks``, ``pred_instances`` (the standard path)
+    carries binary masks that mmdet's ``CocoMetric`` evaluates for box and
+    mask AP: A matches the one ground-truth object exactly (AP 1), C is a
+    lower-scored false positive of the same class (AP still 1)."""
+    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
+    cfg.test_cfg.panoptic.with_instance_masks = True
+    result, _ = _predict_fixed(cfg, monkeypatch)
+    masks = result.pred_instances.masks
+    assert masks.dtype == torch.bool and masks.shape == (3, 64, 64)
+    gt_mask = np.zeros((64, 64), dtype=np.uint8)
+    gt_mask[8:32, 8:40] = 1
+    assert np.array_equal(masks[0].numpy(), gt_mask.astype(bool))
+
+    rle = mask_util.encode(np.asfortranarray(gt_mask))
+    rle['counts'] = rle['counts'].decode()
+    classes = ('c0', 'c1', 'c2', 'c3')
+    ann_file = tmp_path / 'instances.json'
+    ann_file.write_text(json.dumps(dict(
+        images=[dict(id=0, width=64, height=64, file_name='0.png')],
+        annotations=[dict(id=1, image_id=0, category_id=2, iscrowd=0,
+                          bbox=[8, 8, 32, 24], area=32 * 24,
+                          segmentation=rle)],
+        categories=[dict(id=i + 1, name=name)
+                    for i, name in enumerate(classes)])))
+    metric = CocoMetric(ann_file=str(ann_file), metric=['bbox', 'segm'])
+    metric.dataset_meta = dict(classes=classes)
+    metric.process({}, [result.to_dict()])
+    scores = metric.compute_metrics(metric.results)
+    assert scores['bbox_mAP'] == pytest.approx(1.0)
+    assert scores['segm_mAP'] == pytest.approx(1.0)
 
 
 def test_class_count_mismatch_is_reported():

@@ -2,9 +2,12 @@ import torch
 
 from mmpanoptic.models.building_blocks.mask_paste import (box_region_masks,
                                                           paste_masks)
-from mmpanoptic.models.upsnet.panoptic_logits import (
-    box_pixels, panoptic_logits, panoptic_logits_argmax, sample_mask_logits,
-    select_instances, unknown_logits)
+from mmpanoptic.models.upsnet.panoptic_logits import (box_pixels,
+                                                      panoptic_logits,
+                                                      panoptic_logits_argmax,
+                                                      sample_mask_logits,
+                                                      select_instances,
+                                                      unknown_logits)
 
 
 def test_unknown_logits_formula():
@@ -87,10 +90,12 @@ def test_sparse_paste_matches_dense_paste():
         values, dense[pixels.instance, pixels.y, pixels.x], atol=1e-4)
 
 
-def _dense_reference(semantic, boxes, labels, masks, num_things_classes):
+def _dense_reference(semantic, boxes, labels, masks, num_things_classes,
+                     with_unknown=True):
     num_stuff_classes = semantic.shape[0] - num_things_classes
     num = boxes.shape[0]
-    z = panoptic_logits(semantic, boxes, labels, masks, num_things_classes)
+    z = panoptic_logits(semantic, boxes, labels, masks, num_things_classes,
+                        with_unknown)
     channel = z.argmax(0)
     inside = box_region_masks(boxes, *semantic.shape[-2:])
     instance = (channel - num_stuff_classes).clamp(0, max(num - 1, 0))
@@ -114,6 +119,36 @@ def test_panoptic_argmax_equals_dense_argmax():
         # every kind of outcome is exercised
         assert (channel < 4).any() and (channel == 4 + 12).any()
         assert ((channel >= 4) & (channel < 16)).any()
+
+
+def test_no_unknown_setting():
+    """Table 6's "no unknown" rows: Z has no unknown channel and the argmax
+    gives ``S + N`` only where an out-of-box 0 is the maximum."""
+    semantic, boxes, labels, masks = _random_case(2)
+    height, width = semantic.shape[-2:]
+    z = panoptic_logits(semantic, boxes, labels, masks, 3, with_unknown=False)
+    assert z.shape == (4 + 12, height, width)
+    assert torch.equal(z, panoptic_logits(semantic, boxes, labels, masks,
+                                          3)[:-1])
+    expected, _ = _dense_reference(semantic, boxes, labels, masks, 3,
+                                   with_unknown=False)
+    pixels = box_pixels(boxes, height, width)
+    values = sample_mask_logits(masks, boxes, pixels)
+    channel = panoptic_logits_argmax(semantic, labels, pixels, values, 3,
+                                     with_unknown=False)
+    assert torch.equal(channel, expected)
+    with_unknown = panoptic_logits_argmax(semantic, labels, pixels, values, 3)
+    assert (channel == 16).sum() < (with_unknown == 16).sum()
+    # every pixel of the all-negative corner is outside every box or in
+    # one: no Z_unknown, the corner is stuff or an instance
+    z_max = z.max(0).values
+    assert ((channel == 16) == ((z_max == 0) & (channel == 16))).all()
+    # no instance: the stuff argmax everywhere
+    empty = box_pixels(torch.zeros(0, 4), height, width)
+    channel = panoptic_logits_argmax(semantic,
+                                     torch.zeros(0, dtype=torch.long), empty,
+                                     torch.zeros(0), 3, with_unknown=False)
+    assert torch.equal(channel, semantic[3:].argmax(0))
 
 
 def test_panoptic_argmax_after_selecting_instances():
@@ -158,8 +193,7 @@ def test_panoptic_logits_gradients():
 
 
 def test_semantic_maxima_labels_equal_argmax():
-    from mmpanoptic.models.upsnet.panoptic_logits import \
-        semantic_maxima
+    from mmpanoptic.models.upsnet.panoptic_logits import semantic_maxima
     semantic, _, _, _ = _random_case(4)
     maxima = semantic_maxima(semantic, 3)
     assert torch.equal(maxima.labels(3), semantic.argmax(0))
