@@ -49,3 +49,29 @@ def sample(batch_shape, img_shape=None, ori_shape=None) -> DetDataSample:
             img_shape=img_shape,
             ori_shape=tuple(ori_shape or img_shape),
             scale_factor=(1.0, 1.0)))
+
+
+def export_synthetic_fcn(cfg: Config, out_dir: str,
+                         dataset_meta: dict) -> tuple:
+    """:func:`random_fcn_model` (with ``cfg``'s data) as a checkpoint and
+    as an ``.onnx`` file (dynamic input size) in ``out_dir``.
+
+    Returns:
+        tuple[str, str]: the checkpoint and the ``.onnx`` file.
+    """
+    import os.path as osp
+
+    from mmpanoptic.deployment import (build_export_graph, export_metadata,
+                                       export_onnx)
+    model = random_fcn_model()
+    checkpoint = osp.join(out_dir, 'panoptic_fcn.pth')
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dataset_meta)), checkpoint)
+    onnx_file = osp.join(out_dir, 'panoptic_fcn.onnx')
+    graph, kind = build_export_graph(model)
+    export_onnx(
+        graph, torch.zeros(1, 3, 96, 128), onnx_file, graph.output_names,
+        export_metadata(model, graph, kind, cfg.pretty_text, dataset_meta))
+    return checkpoint, onnx_file
