@@ -120,16 +120,17 @@ def export_onnx(graph: nn.Module,
     if example.dim() != 4 or example.shape[0] != 1:
         raise ValueError('the example input must be one image (1, 3, H, W), '
                          f'got {tuple(example.shape)}')
-    # every output axis may change with the image (and the number of
-    # things or stuff found)
-    dynamic_axes = {name: {0: f'{name}_0'} for name in output_names}
     with torch.no_grad():
         outputs = graph(example)
-    for name, output in zip(output_names, outputs):
-        dynamic_axes[name] = {
+    # every output axis may change with the image (and the number of
+    # things or stuff found)
+    dynamic_axes = {
+        name: {
             axis: f'{name}_{axis}'
             for axis in range(output.dim())
         }
+        for name, output in zip(output_names, outputs)
+    }
     if dynamic:
         dynamic_axes['image'] = {2: 'height', 3: 'width'}
     with _export_symbolics(), torch.no_grad(), _quiet_export():

@@ -17,15 +17,16 @@
 
 ``--shape H W`` exports for inputs padded to exactly H x W; ``--dynamic``
 (the default) for any size. Without CHECKPOINT the weights are random (for
-timings). ``--verify`` runs the exported model in ONNX Runtime and the
-PyTorch model on IMAGE (prepared by the config's test pipeline), prints
-both median run times over ``--repeat`` runs (the image preparation is not
-timed; Panoptic FCN: the whole prediction, composition included) and
-compares the results: Panoptic FCN's panoptic maps must agree on at least
-99.9 % of the pixels and the thing scores to 1e-3; the two-stage graphs'
-outputs to 1e-3 of their range, with the semantic argmax on 99.9 % of the
-pixels and the panoptic map made from the ONNX Runtime features on 99.9 %.
-It exits with status 1 when a check fails.
+timings; seeded, PyTorch's default initialisation). ``--verify`` runs the
+exported model in ONNX Runtime and the PyTorch model on IMAGE (prepared by
+the config's test pipeline), prints both median run times over ``--repeat``
+alternating runs (the image preparation is not timed; Panoptic FCN: the
+whole prediction, composition included) and compares the results: Panoptic
+FCN's panoptic maps must agree on at least 99.9 % of the pixels and the
+thing scores to 1e-3; the two-stage graphs' outputs to 1e-3 of their range,
+with the semantic argmax on 99.9 % of the pixels and the panoptic map made
+from the ONNX Runtime features on 99.9 %. It exits with status 1 when a
+check fails.
 """
 import argparse
 import os
@@ -33,7 +34,7 @@ import os.path as osp
 import statistics
 import sys
 import time
-from typing import Callable, List
+from typing import Callable, List, Tuple
 
 import torch
 
@@ -92,15 +93,20 @@ def parse_args():
     return args
 
 
-def median_time(run: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls, after one untimed call."""
-    run()
-    times = []
+def median_times(run_a: Callable[[], object], run_b: Callable[[], object],
+                 repeat: int) -> Tuple[float, float]:
+    """Median wall times of ``repeat`` calls of each, after one untimed call
+    of each; the calls alternate (a, b, a, b, ...) so that a change of the
+    machine's load hits both alike."""
+    run_a()
+    run_b()
+    times: Tuple[List[float], List[float]] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for run, kept in zip((run_a, run_b), times):
+            start = time.perf_counter()
+            run()
+            kept.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def prepared_input(inferencer, image: str, shape) -> dict:
@@ -133,8 +139,8 @@ def verify_full(args, inferencer, data) -> List[str]:
         return ort_model(data['inputs'],
                          copy.deepcopy(data['data_samples']))[0]
 
-    torch_time = median_time(torch_predict, args.repeat)
-    ort_time = median_time(ort_predict, args.repeat)
+    torch_time, ort_time = median_times(torch_predict, ort_predict,
+                                        args.repeat)
     reference, exported = torch_predict(), ort_predict()
     equal = (reference.pred_panoptic_seg.sem_seg ==
              exported.pred_panoptic_seg.sem_seg).float().mean().item()
@@ -181,8 +187,9 @@ def verify_features(args, inferencer, graph, data) -> List[str]:
         with torch.no_grad():
             return graph(image)
 
-    torch_time = median_time(torch_graph, args.repeat)
-    ort_time = median_time(lambda: session.run(None, feed), args.repeat)
+    torch_time, ort_time = median_times(torch_graph,
+                                        lambda: session.run(None, feed),
+                                        args.repeat)
     reference = torch_graph()
     exported = [torch.from_numpy(o) for o in session.run(None, feed)]
     print(f'image: {args.image}, input {tuple(image.shape[-2:])}')
@@ -236,6 +243,7 @@ def main():
                                        export_onnx)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # random weights (no checkpoint) are reproducible
     inferencer = PanopticInferencer(
         args.config, args.checkpoint, device='cpu', show_progress=False)
     model = inferencer.model.eval()
