@@ -178,6 +178,11 @@ class PanopticFCNComposer:
     :class:`PanopticFCNGraph`'s outputs, as ``PanopticFCNHead.predict``
     makes them (the same functions, in PyTorch).
 
+    It restates the second half of ``PanopticFCNHead._predict_single``,
+    which runs both halves in one method, for outputs that come from a graph
+    (no PyTorch head at hand); ``tests/test_deployment/
+    test_panoptic_fcn_graph.py`` fails if the two diverge.
+
     Args:
         num_things_classes (int): T. num_stuff_classes (int): S.
         test_cfg (dict): the head's ``test_cfg`` (``mask_thr``,
