@@ -186,6 +186,7 @@ setup(
     extras_require={
         'tests': parse_requirements('tests.txt'),
         'mim': parse_requirements('mminstall.txt'),
+        'deploy': parse_requirements('deploy.txt'),
     },
     ext_modules=get_extensions(),
     cmdclass=cmdclass,

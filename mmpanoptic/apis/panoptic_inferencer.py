@@ -5,6 +5,11 @@
     ...                                 'work_dirs/demo/.../iter_800.pth')
     >>> results = inferencer('data/synthetic_panoptic/val', out_dir='out')
 
+An exported Panoptic FCN (``tools/deployment/pytorch2onnx.py``) runs in ONNX
+Runtime with the same outputs::
+
+    >>> inferencer = PanopticInferencer(weights='panoptic_fcn.onnx')
+
 writes, per image, ``out/panoptic/<stem>.png`` (COCO panoptic PNG:
 ``segment id = R + 256 G + 256^2 B``, 0 = VOID), ``out/panoptic/<stem>.json``
 (its ``segments_info``) and ``out/vis/<image name>`` (the overlay).
@@ -23,6 +28,7 @@ import torch.nn as nn
 from mmdet.apis import DetInferencer
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.structures import DetDataSample
+from mmengine.config import Config
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from mmpanoptic.registry import DATASETS
@@ -91,6 +97,29 @@ def panoptic_to_coco(
     return segment_ids, segments_info
 
 
+BACKENDS = ('pytorch', 'onnxruntime')
+
+
+def resolve_backend(backend: Optional[str], weights: Optional[str]) -> str:
+    """'pytorch' or 'onnxruntime': ``backend``, or from the suffix of
+    ``weights`` when None; an ``.onnx`` file and a checkpoint cannot be
+    swapped."""
+    is_onnx = weights is not None and weights.endswith('.onnx')
+    if backend is None:
+        return 'onnxruntime' if is_onnx else 'pytorch'
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {BACKENDS}, got '
+                         f'{backend!r}')
+    if backend == 'onnxruntime' and not is_onnx:
+        raise ValueError('the onnxruntime backend needs an .onnx file '
+                         '(tools/deployment/pytorch2onnx.py) as weights, got '
+                         f'{weights!r}')
+    if backend == 'pytorch' and is_onnx:
+        raise ValueError(f'{weights} is an ONNX file: use '
+                         "backend='onnxruntime'")
+    return backend
+
+
 class _Batches:
     """Batches of a known count, so that the progress bar shows N/M."""
 
@@ -120,17 +149,26 @@ class PanopticInferencer(DetInferencer):
     * predictions are written in COCO panoptic format: ``panoptic/<stem>.png``
       and ``panoptic/<stem>.json`` under ``out_dir`` (on by default), the
       overlay drawn by ``PanopticLocalVisualizer`` under ``out_dir/vis``;
-    * the progress bar counts the batches of a folder or list.
+    * the progress bar counts the batches of a folder or list;
+    * ``weights`` may be an ``.onnx`` file exported by
+      ``tools/deployment/pytorch2onnx.py`` (backend ``'onnxruntime'``): the
+      graph runs in ONNX Runtime (CPU) and the outputs are the same; the
+      config and the classes stored in the file are used unless ``model``
+      is given.
 
     Args:
-        model (str | Config, optional): Config path, config name or config.
-        weights (str, optional): Checkpoint path. None: random weights (a
-            warning says so).
-        device (str, optional): 'cpu', 'cuda:0', ...; None picks one.
+        model (str | Config, optional): Config path, config name or config;
+            may be None with an ``.onnx`` file.
+        weights (str, optional): Checkpoint path, or ``.onnx`` file. None:
+            random weights (a warning says so).
+        device (str, optional): 'cpu', 'cuda:0', ...; None picks one ('cpu'
+            for ONNX Runtime).
         scope (str): Default scope. Defaults to 'mmpanoptic'.
         palette (str | list): Overrides the dataset palette ('random',
             'coco', a list of RGB tuples); 'none' keeps it.
         show_progress (bool): Show a progress bar.
+        backend (str, optional): 'pytorch' or 'onnxruntime'; None: from the
+            suffix of ``weights`` ('.onnx' is ONNX Runtime's).
     """
 
     def __init__(self,
@@ -139,8 +177,16 @@ class PanopticInferencer(DetInferencer):
                  device: Optional[str] = None,
                  scope: str = 'mmpanoptic',
                  palette: str = 'none',
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True,
+                 backend: Optional[str] = None) -> None:
         register_all_modules(init_default_scope=False)
+        self.backend = resolve_backend(backend, weights)
+        if self.backend == 'onnxruntime':
+            device = device or 'cpu'
+            if model is None:  # the config stored in the exported file
+                from mmpanoptic.deployment import read_export_metadata
+                model = Config.fromstring(
+                    read_export_metadata(weights)['config'], '.py')
         if isinstance(model, str):
             model = find_config(model)
         super().__init__(
@@ -152,6 +198,22 @@ class PanopticInferencer(DetInferencer):
             show_progress=show_progress)
 
     # ------------------------------------------------------------- set-up
+    def _init_model(self,
+                    cfg,
+                    weights: Optional[str],
+                    device: str = 'cpu') -> nn.Module:
+        """The PyTorch model (mmengine's), or the exported graph in ONNX
+        Runtime with the config's data preprocessor."""
+        if self.backend == 'pytorch':
+            return super()._init_model(cfg, weights, device)
+        from mmpanoptic.deployment import ONNXRuntimePanopticFCN
+        model = ONNXRuntimePanopticFCN(weights, cfg.model.data_preprocessor)
+        model.cfg = cfg
+        model.dataset_meta = self._dataset_meta(
+            cfg,
+            model.export_meta.get('dataset_meta') or {}, True)
+        return model.to(device).eval()
+
     def _load_weights_to_model(self, model: nn.Module,
                                checkpoint: Optional[dict], cfg) -> None:
         """Load the weights; classes and palette from the checkpoint's
@@ -164,22 +226,25 @@ class PanopticInferencer(DetInferencer):
         else:
             warnings.warn('No checkpoint given: the predictions come from a '
                           'randomly initialised model.')
+        model.dataset_meta = self._dataset_meta(cfg, checkpoint_meta,
+                                                checkpoint is not None)
+
+    def _dataset_meta(self, cfg, stored_meta: dict, has_weights: bool) -> dict:
+        """Classes and palette: ``stored_meta`` (a checkpoint's or an
+        exported file's) over the config's test dataset's."""
         test_dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
         test_dataset_cfg['lazy_init'] = True  # only the metainfo is needed
         dataset_meta = dict(DATASETS.build(test_dataset_cfg).metainfo)
-        if checkpoint_meta:
-            dataset_meta.update({
-                k.lower(): v
-                for k, v in checkpoint_meta.items()
-            })
-        elif checkpoint is not None:
+        if stored_meta:
+            dataset_meta.update({k.lower(): v for k, v in stored_meta.items()})
+        elif has_weights:
             warnings.warn('The checkpoint holds no dataset_meta: using the '
                           'classes of the config\'s test dataset.')
         if self.palette != 'none':
             dataset_meta['palette'] = self.palette
         elif dataset_meta.get('palette') is None:
             dataset_meta['palette'] = 'random'
-        model.dataset_meta = dataset_meta
+        return dataset_meta
 
     def _init_visualizer(self, cfg):
         """The config's visualizer without its storage backends: the

@@ -1,12 +1,16 @@
 """Panoptic segmentation of an image, a folder of images or a list of them.
 
     python tools/demo/image_demo.py INPUTS CONFIG [--weights CKPT]
-        [--out-dir outputs] [--device cpu] [--batch-size 1] [--show]
-        [--no-save-vis] [--no-save-pred] [--palette coco|random|none]
+        [--backend pytorch|onnxruntime] [--out-dir outputs] [--device cpu]
+        [--batch-size 1] [--show] [--no-save-vis] [--no-save-pred]
+        [--palette coco|random|none]
 
 INPUTS is an image file, a folder (its images, sorted by name) or several
-files. CONFIG is a config file or the name of an mmpanoptic config. For each
-image NAME.EXT it writes, under --out-dir:
+files. CONFIG is a config file or the name of an mmpanoptic config. CKPT may
+be an ``.onnx`` file exported by ``tools/deployment/pytorch2onnx.py``: the
+model then runs in ONNX Runtime (``--backend onnxruntime``, the default for
+``.onnx``) with the same outputs, and CONFIG may be ``-`` (the config stored
+in the file). For each image NAME.EXT it writes, under --out-dir:
 
     panoptic/NAME.png   COCO panoptic PNG (segment id = R + 256 G + 256^2 B,
                         0 = VOID)
@@ -30,7 +34,12 @@ def parse_args():
     parser.add_argument(
         '--weights',
         default=None,
-        help='checkpoint file; without it the weights are random')
+        help='checkpoint or .onnx file; without it the weights are random')
+    parser.add_argument(
+        '--backend',
+        default=None,
+        choices=['pytorch', 'onnxruntime'],
+        help='default: onnxruntime for an .onnx file, else pytorch')
     parser.add_argument(
         '--out-dir', default='outputs', help='where the outputs are written')
     parser.add_argument(
@@ -57,6 +66,9 @@ def parse_args():
     for path in args.inputs:
         if not osp.exists(path):
             parser.error(f'input {path!r} does not exist')
+    if args.model == '-' and not (args.weights or '').endswith('.onnx'):
+        parser.error("CONFIG '-' needs --weights FILE.onnx, whose config is "
+                     'used')
     if len(args.inputs) > 1:
         folders = [p for p in args.inputs if osp.isdir(p)]
         if folders:
@@ -70,10 +82,11 @@ def main():
     # imported after the arguments are checked: a typo fails in a second
     from mmpanoptic.apis import PanopticInferencer
     inferencer = PanopticInferencer(
-        args.model,
+        None if args.model == '-' else args.model,
         args.weights,
         device=args.device,
-        palette=args.palette)
+        palette=args.palette,
+        backend=args.backend)
     inputs = args.inputs[0] if len(args.inputs) == 1 else args.inputs
     results = inferencer(
         inputs,

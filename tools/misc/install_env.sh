@@ -44,10 +44,12 @@ if ! "$VENV/bin/python" -c "import mmcv.ops" >/dev/null 2>&1; then
     $PIP install --no-build-isolation -c "$CONSTRAINTS" mmcv==2.1.0
 fi
 $PIP install --quiet -c "$CONSTRAINTS" -r requirements/mminstall.txt -r requirements/runtime.txt -r requirements/tests.txt
+# the deploy extra (ONNX export and ONNX Runtime), so that its tests run too
+$PIP install --quiet -c "$CONSTRAINTS" -r requirements/deploy.txt
 $PIP install --quiet --no-deps openmim==0.3.9
 $PIP install --quiet -c "$CONSTRAINTS" $(grep -v -e '^#' -e '^openmim' -e '^$' requirements/mim.txt)
 $PIP install --quiet --no-build-isolation -c "$CONSTRAINTS" -e .
-"$VENV/bin/python" -c "import torch, mmcv, mmcv.ops, mmdet, mmseg, mmengine, panopticapi, mmpanoptic; print('[install] torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__, 'mmengine', mmengine.__version__)"
+"$VENV/bin/python" -c "import torch, mmcv, mmcv.ops, mmdet, mmseg, mmengine, panopticapi, onnx, onnxruntime, mmpanoptic; print('[install] torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__, 'mmengine', mmengine.__version__)"
 "$VENV/bin/mim" --version >/dev/null
 echo "$REQ_HASH" > "$STAMP"
 echo "[install] done"
