@@ -33,7 +33,7 @@ model = dict(
             num_classes=num_things_classes)),
     # 2 deformable layers as on Cityscapes: 128 -> 64 -> 64, with GN as the
     # baseline's semantic head (without it, training from scratch at lr 0.02
-    # diverged after the warm-up: semantic loss 0.58 -> 1.85, PQ 0.1)
+    # diverges after the warm-up)
     semantic_head=dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
