@@ -19,11 +19,10 @@ detections):
   (``tools/train.py`` then ``tools/test.py``; ``--reuse-checkpoints`` reuses
   a finished ``iter_<max>.pth`` of an earlier run of this script).
 
-It writes ``--out`` (the table, the machine, the date, the command) and a PNG
+It writes ``--out`` (the table, the machine, the command) and a PNG
 chart of PQ against latency next to it.
 """
 import argparse
-import datetime
 import importlib.util
 import os
 import os.path as osp
@@ -44,8 +43,8 @@ from mmpanoptic.utils.config_path import find_config
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 # name, R50 config (+ cfg_options), input size, synthetic config, latency
-# target vs Panoptic FPN (each method's issue states it with or without
-# deformable convs: the plain-conv rows carry those targets)
+# latency target vs Panoptic FPN (set with or without deformable convs:
+# the plain-conv rows carry those targets)
 PLAIN_UNIFYING = {
     'model.semantic_head.deformable': False,
     'model.affinity_head.decoder.deformable': False,
@@ -238,7 +237,6 @@ def write_report(path: str, rows: list, args, command: str) -> None:
         'Every number below was written by '
         '`.dev_scripts/benchmark_all.py` in one run on one '
         'machine; nothing is copied from a paper.', '',
-        f'- date: {datetime.date.today().isoformat()}',
         f'- machine: {machine()}', f'- command: `{command}`',
         f'- latency: median of {args.runs} runs after {args.warmup} warm-up, '
         f'methods interleaved, one image, random weights with '
@@ -253,7 +251,7 @@ def write_report(path: str, rows: list, args, command: str) -> None:
         'ModulatedDeformConv2dPack parameters, computed on CPU by '
         'mmpanoptic\'s grid-sample path (`DCNGridSample`, equal to '
         'mmcv\'s op)',
-        '- target: the latency ratio each method\'s issue asks for (stated '
+        '- target: the latency ratio set for the method (stated '
         'with plain convs where the method has deformable ones)', '',
         '| method | input | params (M) | GFLOPs | latency (s) | ratio | '
         'target | post % | DCN % | peak MB | train step (s) | PQ | SQ | RQ '
