@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from mmpanoptic.ops.resample import upsample_argmax, upsample_threshold
 from mmpanoptic.registry import MODELS
 
-from .kernel_fusion import fuse_stuff_kernels, fuse_thing_kernels
+from .kernel_fusion import (STUFF_KERNEL_AVERAGES, fuse_stuff_kernels,
+                            fuse_thing_kernels, pool_stuff_kernels)
 from .postprocessing import (combine_things_and_stuff, maskness_rescore,
                              stuff_candidates, thing_candidates)
 from .target_generation import (COCO_INSTANCE_SCALES, resize_stuff_targets,
@@ -68,10 +69,10 @@ class PanopticFCNHead(BaseModule):
         num_weighted_kernels (int): k of the weighted Dice (Table 6): 7
             (3 for the 400/512 models, 5 for 600).
         stuff_kernel_average (str): a stuff kernel is the kernel map summed
-            over the region divided by the region's area ('region', the
-            paper's average) or by the level's H * W ('image', what the
-            official code's adaptive average pool computes; the configs for
-            converted official weights use it).
+            over the region divided by the level's H * W ('image', the
+            official code's adaptive average pool, default) or by the
+            region's area ('region', the paper's wording); training and
+            inference alike.
         loss_position (dict): focal loss of eq. (2) (mmdet ``FocalLoss``,
             its PyTorch path since the targets are soft).
         loss_segment (dict): :class:`WeightedDiceLoss` (lambda_seg).
@@ -110,7 +111,7 @@ class PanopticFCNHead(BaseModule):
                  min_overlap: float = 0.7,
                  sigma_factor: float = 3.0,
                  num_weighted_kernels: int = 7,
-                 stuff_kernel_average: str = 'region',
+                 stuff_kernel_average: str = 'image',
                  loss_position: ConfigType = dict(
                      type='mmdet.FocalLoss',
                      use_sigmoid=True,
@@ -137,9 +138,10 @@ class PanopticFCNHead(BaseModule):
         self.min_overlap = min_overlap
         self.sigma_factor = sigma_factor
         self.num_weighted_kernels = num_weighted_kernels
-        if stuff_kernel_average not in ('region', 'image'):
-            raise ValueError("stuff_kernel_average must be 'region' or "
-                             f"'image', got {stuff_kernel_average!r}")
+        if stuff_kernel_average not in STUFF_KERNEL_AVERAGES:
+            raise ValueError(f'stuff_kernel_average must be one of '
+                             f'{STUFF_KERNEL_AVERAGES}, got '
+                             f'{stuff_kernel_average!r}')
         self.stuff_kernel_average = stuff_kernel_average
 
         self.position_head = MODELS.build(
@@ -449,18 +451,15 @@ class PanopticFCNHead(BaseModule):
 
     def _stuff_predictions(self, kernel_map: Tensor, features: Tensor,
                            level_target: dict) -> Tuple[Tensor, Tensor]:
-        """Masks of the average kernel of each stuff region of one level.
+        """Masks of the pooled kernel of each stuff region of one level.
 
         Returns:
             tuple[Tensor, Tensor]: (N_l, P) logits and (N_l,) channels.
         """
-        regions = (level_target['stuff'] > 0).flatten(1).float()  # (S', HW)
-        area = regions.sum(dim=1)
-        channels = (area > 0).nonzero(as_tuple=False).view(-1)
-        regions, area = regions[channels], area[channels]
-        if self.stuff_kernel_average == 'image':
-            area = torch.full_like(area, regions.shape[1])
-        kernels = regions @ kernel_map.flatten(1).t() / area[:, None]
+        regions = (level_target['stuff'] > 0).flatten(1)  # (S', HW)
+        channels = regions.any(dim=1).nonzero(as_tuple=False).view(-1)
+        kernels = pool_stuff_kernels(regions[channels], kernel_map,
+                                     self.stuff_kernel_average)
         kernels = self.stuff_kernel_projection(kernels)
         return kernels @ features, channels  # eq. (5)
 

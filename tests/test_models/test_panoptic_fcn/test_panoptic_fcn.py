@@ -356,9 +356,10 @@ def test_stuff_label_maps_things_channel_and_dense_fallback():
     assert labels.tolist() == [[-1, -1, -1]] and best.tolist() == [[T] * 3]
 
 
-def test_stuff_kernel_average_region_or_image():
-    """A 2-pixel region of a 4-pixel map: the region average divides the
-    kernel sum by 2 (paper), the official code's pool by 4."""
+def test_stuff_kernel_average_image_or_region():
+    """A 2-pixel region of a 4-pixel map: the official code's pool (the
+    default) divides the kernel sum by 4, the region average by 2; the head
+    checks the option."""
     from mmpanoptic.models.panoptic_fcn.postprocessing import \
         stuff_candidates
     stuff_logits = torch.tensor([[[5., 5.], [-5., -5.]], [[-5., -5.], [5.,
@@ -366,7 +367,15 @@ def test_stuff_kernel_average_region_or_image():
     kernel_map = torch.tensor([[[2., 4.], [6., 8.]]])  # (C=1, 2, 2)
     kernels, labels, _ = stuff_candidates(stuff_logits, kernel_map, 0.05)
     assert labels.tolist() == [0, 1]
-    assert kernels.flatten().tolist() == [3., 7.]
-    kernels, _, _ = stuff_candidates(
-        stuff_logits, kernel_map, 0.05, kernel_average='image')
     assert kernels.flatten().tolist() == [1.5, 3.5]
+    kernels, _, _ = stuff_candidates(
+        stuff_logits, kernel_map, 0.05, kernel_average='region')
+    assert kernels.flatten().tolist() == [3., 7.]
+    assert tiny_head().stuff_kernel_average == 'image'
+    with pytest.raises(ValueError, match='stuff_kernel_average'):
+        MODELS.build(
+            dict(
+                type='PanopticFCNHead',
+                num_things_classes=T,
+                num_stuff_classes=S,
+                stuff_kernel_average='mean'))
