@@ -186,7 +186,7 @@ def test_stuff_channels_follow_our_target_layout(official_1x, model_1x):
     first stuff class, banner) to the one they give label T."""
     def target_channel(label):
         sem_seg = torch.full((4, 4), label, dtype=torch.long)
-        targets, _ = stuff_one_hot(sem_seg, NUM_THINGS, NUM_STUFF, (1, 1))
+        targets = stuff_one_hot(sem_seg, NUM_THINGS, NUM_STUFF, (1, 1))
         return int(targets[:, 0, 0].argmax())
 
     things_channel = target_channel(0)

@@ -301,7 +301,10 @@ def test_configs_build(config):
         assert head.thing_kernel_projection.out_features == 256
 
 
-def test_targets_ignore_void_and_crowd_regions():
+def test_targets_treat_void_and_crowd_as_negatives():
+    """As the official code: crowd regions (thing pixels without an
+    instance) are heatmap negatives and "all things" stuff; VOID pixels are
+    0 in every stuff channel."""
     head = tiny_head()
     h = w = 32
     sem = torch.full((h, w), T, dtype=torch.long)  # stuff 0
@@ -319,18 +322,19 @@ def test_targets_ignore_void_and_crowd_regions():
     sample.gt_sem_seg = PixelData(sem_seg=sem[None])
     level_sizes = [(4, 4), (2, 2), (1, 1), (1, 1), (1, 1)]
     targets = head.get_targets(sample, (h, w), level_sizes, (8, 8))
-    valid = targets['valid']  # 1/4: the VOID block is cells [:2, :2]
-    assert not valid[:2, :2].any() and valid.sum() == 64 - 4
+    assert set(targets) == {'levels', 'labels', 'thing_masks', 'stuff'}
+    # 1/4: the VOID block (cells [:2, :2]) is 0 in every stuff channel
+    assert targets['stuff'][:, :2, :2].sum() == 0
+    assert targets['stuff'][:, 2:, :].sum(dim=0).eq(1).all()
     p3 = targets['levels'][0]
+    assert set(p3) == {'heatmap', 'object_index', 'cells', 'stuff'}
     assert p3['object_index'].tolist() == [0]
     assert p3['cells'].tolist() == [[2, 1]]  # centre (20, 12) / 8
     assert p3['heatmap'][1, 1, 2] == 1
-    # the crowd block (cells [3, 3] on P3) is not a heatmap negative
-    assert p3['heatmap_weight'][3, 3] == 0
-    assert p3['heatmap_weight'].sum() == 15
-    # stuff map of P3: VOID cell invalid; the things channel covers both
-    assert not p3['stuff_valid'][0, 0] and p3['stuff_valid'].sum() == 15
+    # the crowd block (cell [3, 3] on P3): no heatmap peak, "things" stuff
+    assert p3['heatmap'][:, 3, 3].sum() == 0
     assert p3['stuff'][S, 3, 3] == 1 and p3['stuff'][S, 1, 2] == 1
+    assert p3['stuff'][:, 0, 0].sum() == 0  # VOID cell
     assert p3['stuff'][0, 2, 0] == 1 and p3['stuff'][1, 2, 3] == 1
     # thing mask target at 1/4
     assert targets['thing_masks'][0, 2:4, 4:6].eq(1).all()
