@@ -14,13 +14,10 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
 
 from mmpanoptic.models.panoptic_fcn.weighted_dice_loss import WeightedDiceLoss
-from mmpanoptic.registry import MODELS
-from mmpanoptic.utils import register_all_modules
 
-register_all_modules()
+from .test_panoptic_fcn import C, S, T, tiny_head
 
-T, S = 2, 2  # things, stuff classes (+1 "all things" stuff channel)
-C, CE = 8, 6  # kernel and encoded channels
+CE = C  # encoded channels
 INPUT = (64, 64)
 LEVELS = [(8, 8), (4, 4), (3, 3), (3, 3), (3, 3)]  # >= k cells each
 ENCODED = (16, 16)
@@ -249,27 +246,11 @@ def official_gt_dict(targets, num_stuff_channels):
 
 # ------------------------------------------------------------------ helpers
 def loss_head():
-    head = MODELS.build(
-        dict(
-            type='PanopticFCNHead',
-            num_things_classes=T,
-            num_stuff_classes=S,
-            in_channels=16,
-            position_head=dict(
-                channels=16,
-                num_convs=1,
-                deformable=False,
-                norm_cfg=dict(type='GN', num_groups=4)),
-            kernel_head=dict(
-                channels=C,
-                num_convs=1,
-                norm_cfg=dict(type='GN', num_groups=4)),
-            semantic_fpn=dict(
-                channels=16, norm_cfg=dict(type='GN', num_groups=4)),
-            feature_encoder=dict(channels=CE, num_convs=1),
-            num_weighted_kernels=K))
+    """The tiny head of test_panoptic_fcn.py with random kernel
+    projections (not the identity)."""
+    head = tiny_head()
     head.init_weights()
-    with torch.no_grad():  # random projections, not N(0, 0.01)
+    with torch.no_grad():
         for projection in (head.thing_kernel_projection,
                            head.stuff_kernel_projection):
             projection.weight.normal_()
