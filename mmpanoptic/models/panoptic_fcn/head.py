@@ -319,9 +319,9 @@ class PanopticFCNHead(BaseModule):
                 centers, heatmap).sum()  # eq. (2), things
             stuff_target = torch.stack(
                 [t['levels'][level]['stuff'] for t in targets])
-            loss_pos_stuff = loss_pos_stuff + self._focal(
-                stuff, stuff_target).flatten(2).mean(
-                    dim=2).sum()  # eq. (2), stuff: / W_i H_i
+            per_cell = self._focal(stuff, stuff_target)
+            # eq. (2), stuff: the mean over the W_i H_i cells
+            loss_pos_stuff = loss_pos_stuff + per_cell.flatten(2).mean(2).sum()
 
         loss_seg_things = encoded.new_zeros(())
         loss_seg_stuff = encoded.new_zeros(())
