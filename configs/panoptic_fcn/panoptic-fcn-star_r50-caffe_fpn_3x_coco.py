@@ -22,7 +22,4 @@ model = dict(
         style='caffe',
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='open-mmlab://detectron2/resnet50_caffe')),
-    # the official stuff kernel: adaptive average pool of the masked kernel
-    # map (sum / H * W), not the region average of the paper
-    panoptic_head=dict(stuff_kernel_average='image'))
+            checkpoint='open-mmlab://detectron2/resnet50_caffe')))

@@ -33,7 +33,4 @@ model = dict(
         # detectron2's ImageNet R-50 (MSRA), the official initialisation
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='open-mmlab://detectron2/resnet50_caffe')),
-    # the official stuff kernel: adaptive average pool of the masked kernel
-    # map (sum / H * W), not the region average of the paper
-    panoptic_head=dict(stuff_kernel_average='image'))
+            checkpoint='open-mmlab://detectron2/resnet50_caffe')))

@@ -39,7 +39,11 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 # 1x = 90k iterations at batch 16, SGD lr 0.01, poly (0.9) with a linear
-# warm-up of 1000 iterations from 0.001x, gradient clipping at 35
+# warm-up of 1000 iterations from 0.001x. detectron2's solver as the official
+# code uses it: CLIP_VALUE 35 with the default CLIP_TYPE 'value' (each
+# gradient element clamped to +-35, not the global norm), weight decay 1e-4
+# except on norm layers (WEIGHT_DECAY_NORM 0), the same lr for biases
+# (BIAS_LR_FACTOR 1)
 max_iters = 90000
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10000)
@@ -48,7 +52,8 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
-    clip_grad=dict(max_norm=35, norm_type=2))
+    paramwise_cfg=dict(norm_decay_mult=0.0),
+    clip_grad=dict(type='value', clip_value=35))
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,

@@ -2,8 +2,10 @@
 # scale ranges, cosine fusion threshold 0.95, 200 kept things, mask threshold
 # 0.5, lambda_seg 4, 512x1024 crops of images rescaled 0.5-2.0x, 65k
 # iterations at batch 32 with lr 0.02 (poly). The official code has no
-# Cityscapes config; the stuff area limit 2048 is the Cityscapes value used
-# by UPSNet for every compared method.
+# Cityscapes config: where the paper is silent, the official COCO settings
+# (warm-up, gradient value clipping, weight decay, inference thresholds);
+# the stuff area limit 2048 is the Cityscapes value used by UPSNet for every
+# compared method.
 _base_ = [
     '../_base_/models/panoptic-fcn_r50_fpn.py',
     '../_base_/datasets/cityscapes_panoptic.py',
@@ -37,7 +39,8 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
-    clip_grad=dict(max_norm=35, norm_type=2))
+    paramwise_cfg=dict(norm_decay_mult=0.0),
+    clip_grad=dict(type='value', clip_value=35))
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,

@@ -27,6 +27,7 @@ UPDATE = os.environ.get('MMPANOPTIC_UPDATE_REGRESSION') == '1'
 GENERATOR = dict(splits=dict(train=2, val=2), height=96, width=112, seed=5)
 
 # low cut-offs so that randomly initialised models still produce things
+# (Panoptic FCN: mask threshold 0.5, since its random masks are all near 0.5)
 CONFIGS = {
     'upsnet_r18_fpn_synthetic': (
         'configs/upsnet/upsnet_r18_fpn_synthetic.py',
@@ -41,7 +42,7 @@ CONFIGS = {
         'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py',
         {'test_cfg.panoptic_thing_score_thr': 0.0,
          'test_cfg.thing_score_thr': 0.0, 'test_cfg.stuff_score_thr': 0.0,
-         'test_cfg.stuff_area_limit': 16}),
+         'test_cfg.stuff_area_limit': 16, 'test_cfg.mask_thr': 0.5}),
     'panoptic-fpn_r18_fpn_synthetic': (
         'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py',
         {'test_cfg.rcnn.score_thr': 0.1}),

@@ -1,8 +1,10 @@
 """tools/model_converters/panoptic_fcn_to_mmpanoptic.py on fake official
-checkpoints holding every key and shape of the official models (written
-from dvlab-research/PanopticFCN and detectron2's ResNet/FPN, not from
-ours): strict loading into the matching caffe configs, known answers, and
-clear errors."""
+checkpoints holding every key and shape of the official models: the state
+dict of a transcription of the official model definition (module names and
+parameter shapes of dvlab-research/PanopticFCN, commit f4141c3, and
+detectron2 v0.3's ResNet, FPN and layers, written here as references only):
+strict loading into the matching configs, known answers, and clear errors.
+"""
 import os
 import os.path as osp
 import pickle
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from torch import nn
 
 from mmpanoptic.models.panoptic_fcn.target_generation import stuff_one_hot
 from mmpanoptic.registry import MODELS
@@ -32,85 +35,255 @@ ENV = dict(os.environ, OMP_NUM_THREADS='1')
 converter = load_script(CONVERTER)
 
 
-def official_shapes(encoder_channels=64, deformable_encoder=False):
-    """Key -> shape of the official Panoptic FCN R50 state dict.
+# ------------------------------------ the official model's modules (names
+# and parameter shapes only; see the module docstring)
+class FrozenBatchNorm2d(nn.Module):
+    """detectron2/layers/batch_norm.py, lines 14-43: four buffers."""
 
-    detectron2 R50 (BasicStem, BottleneckBlock, FrozenBN, stride in 1x1),
-    FPN with LastLevelP6P7fromP5, the official SemanticFPN (GN), position
-    head (3 modulated deformable convs + GN, 80 + 54 outputs), kernel head
-    (coordinates, 3 convs + GN), feature encoder (coordinates, 3 convs, no
-    norm; deformable and 256 channels for the "*" model) and the 1x1
-    ``embed_extractor`` of the thing and stuff generators.
-    """
-    shapes = OrderedDict()
+    def __init__(self, num_features):
+        super().__init__()
+        self.register_buffer('weight', torch.ones(num_features))
+        self.register_buffer('bias', torch.zeros(num_features))
+        self.register_buffer('running_mean', torch.zeros(num_features))
+        self.register_buffer('running_var', torch.ones(num_features))
 
-    def conv(name, out_channels, in_channels, size, bias):
-        shapes[f'{name}.weight'] = (out_channels, in_channels, size, size)
-        if bias:
-            shapes[f'{name}.bias'] = (out_channels, )
 
-    def frozen_bn(name, channels):
-        for tensor in ('weight', 'bias', 'running_mean', 'running_var'):
-            shapes[f'{name}.{tensor}'] = (channels, )
+def get_norm(norm, channels):
+    """``get_norm`` (detectron2/layers/batch_norm.py, line 127) for the
+    norms used."""
+    return {
+        '': lambda c: None,
+        'FrozenBN': FrozenBatchNorm2d,
+        'GN': lambda c: nn.GroupNorm(32, c)
+    }[norm](
+        channels)
 
-    def group_norm(name, channels):
-        shapes[f'{name}.weight'] = (channels, )
-        shapes[f'{name}.bias'] = (channels, )
 
-    conv('backbone.bottom_up.stem.conv1', 64, 3, 7, bias=False)
-    frozen_bn('backbone.bottom_up.stem.conv1.norm', 64)
-    in_channels = 64
-    for stage, num_blocks in zip((2, 3, 4, 5), (3, 4, 6, 3)):
-        width = 64 * 2**(stage - 2)
-        out_channels = 4 * width
-        for block in range(num_blocks):
-            prefix = f'backbone.bottom_up.res{stage}.{block}'
-            if block == 0:
-                conv(f'{prefix}.shortcut', out_channels, in_channels, 1,
-                     bias=False)
-                frozen_bn(f'{prefix}.shortcut.norm', out_channels)
-            conv(f'{prefix}.conv1', width, in_channels, 1, bias=False)
-            frozen_bn(f'{prefix}.conv1.norm', width)
-            conv(f'{prefix}.conv2', width, width, 3, bias=False)
-            frozen_bn(f'{prefix}.conv2.norm', width)
-            conv(f'{prefix}.conv3', out_channels, width, 1, bias=False)
-            frozen_bn(f'{prefix}.conv3.norm', out_channels)
-            in_channels = out_channels
-    for stage, channels in zip((2, 3, 4, 5), (256, 512, 1024, 2048)):
-        conv(f'backbone.fpn_lateral{stage}', 256, channels, 1, bias=True)
-        conv(f'backbone.fpn_output{stage}', 256, 256, 3, bias=True)
-    conv('backbone.top_block.p6', 256, 256, 3, bias=True)
-    conv('backbone.top_block.p7', 256, 256, 3, bias=True)
-    for stage in (2, 3, 4, 5):
-        for layer in range(max(1, stage - 2)):  # Sequential(conv, upsample)
-            name = f'semantic_fpn.p{stage}.{2 * layer}'
-            conv(name, 256, 256, 3, bias=False)
-            group_norm(f'{name}.norm', 256)
-    for k in (1, 2, 3):
-        head = f'position_head.position_head.position_head_head_{k}'
-        conv(f'{head}.offset_mask_conv', 27, 256, 3, bias=True)
-        conv(f'{head}.dcnv2', 256, 256, 3, bias=False)
-        group_norm(f'{head}.dcnv2.norm', 256)
-    conv('position_head.out_inst', NUM_THINGS, 256, 3, bias=True)
-    conv('position_head.out_sem', NUM_STUFF + 1, 256, 3, bias=True)
-    for k in (1, 2, 3):
-        head = f'kernel_head.kernel_head.kernel_head_head_{k}'
-        conv(head, 256, 258 if k == 1 else 256, 3, bias=False)
-        group_norm(f'{head}.norm', 256)
-    conv('kernel_head.out_conv', 256, 256, 3, bias=True)
-    for k in (1, 2, 3):
-        head = f'feature_encoder.encode_head.encode_head_head_{k}'
-        in_channels = 258 if k == 1 else encoder_channels
-        if deformable_encoder:
-            conv(f'{head}.offset_mask_conv', 27, in_channels, 3, bias=True)
-            conv(f'{head}.dcnv2', encoder_channels, in_channels, 3,
-                 bias=True)
+class Conv2d(nn.Conv2d):
+    """detectron2/layers/wrappers.py, lines 40-60: the norm is a child."""
+
+    def __init__(self, *args, norm=None, activation=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.norm = norm
+        self.activation = activation
+
+
+class BasicStem(nn.Module):
+    """detectron2/modeling/backbone/resnet.py, lines 331-353."""
+
+    def __init__(self, norm='FrozenBN'):
+        super().__init__()
+        self.conv1 = Conv2d(
+            3, 64, 7, stride=2, padding=3, bias=False, norm=get_norm(norm, 64))
+
+
+class BottleneckBlock(nn.Module):
+    """detectron2/modeling/backbone/resnet.py, lines 101-212."""
+
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 bottleneck_channels,
+                 stride=1,
+                 norm='FrozenBN',
+                 stride_in_1x1=True):
+        super().__init__()
+        if in_channels != out_channels:
+            self.shortcut = Conv2d(
+                in_channels,
+                out_channels,
+                1,
+                stride=stride,
+                bias=False,
+                norm=get_norm(norm, out_channels))
         else:
-            conv(head, encoder_channels, in_channels, 3, bias=True)
-    for kind in ('thing', 'stuff'):
-        conv(f'{kind}_generator.embed_extractor', encoder_channels, 256, 1,
-             bias=True)
-    return shapes
+            self.shortcut = None
+        stride_1x1, stride_3x3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1 = Conv2d(
+            in_channels,
+            bottleneck_channels,
+            1,
+            stride=stride_1x1,
+            bias=False,
+            norm=get_norm(norm, bottleneck_channels))
+        self.conv2 = Conv2d(
+            bottleneck_channels,
+            bottleneck_channels,
+            3,
+            stride=stride_3x3,
+            padding=1,
+            bias=False,
+            norm=get_norm(norm, bottleneck_channels))
+        self.conv3 = Conv2d(
+            bottleneck_channels,
+            out_channels,
+            1,
+            bias=False,
+            norm=get_norm(norm, out_channels))
+
+
+class ResNet(nn.Module):
+    """``build_resnet_backbone`` (detectron2/modeling/backbone/resnet.py,
+    lines 561-646) for R50 with RESNETS.NORM 'FrozenBN', STRIDE_IN_1X1."""
+
+    def __init__(self, blocks=(3, 4, 6, 3)):
+        super().__init__()
+        self.stem = BasicStem()
+        in_channels, out_channels, bottleneck = 64, 256, 64
+        for stage, num_blocks in zip(range(2, 6), blocks):
+            first_stride = 1 if stage == 2 else 2
+            self.add_module(
+                f'res{stage}',
+                nn.Sequential(*[
+                    BottleneckBlock(in_channels if i == 0 else out_channels,
+                                    out_channels, bottleneck,
+                                    first_stride if i == 0 else 1)
+                    for i in range(num_blocks)
+                ]))
+            in_channels = out_channels
+            out_channels, bottleneck = out_channels * 2, bottleneck * 2
+
+
+class LastLevelP6P7fromP5(nn.Module):
+    """panopticfcn/backbone_utils.py, lines 68-80."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.p6 = nn.Conv2d(in_channels, out_channels, 3, 2, 1)
+        self.p7 = nn.Conv2d(out_channels, out_channels, 3, 2, 1)
+
+
+class FPN(nn.Module):
+    """detectron2/modeling/backbone/fpn.py, lines 16-92 (FPN.NORM '')."""
+
+    def __init__(self, bottom_up, out_channels=256):
+        super().__init__()
+        for stage, in_channels in zip(range(2, 6), (256, 512, 1024, 2048)):
+            self.add_module(f'fpn_lateral{stage}',
+                            Conv2d(in_channels, out_channels, 1, bias=True))
+            self.add_module(
+                f'fpn_output{stage}',
+                Conv2d(out_channels, out_channels, 3, padding=1, bias=True))
+        self.top_block = LastLevelP6P7fromP5(out_channels, out_channels)
+        self.bottom_up = bottom_up
+
+
+class SemanticFPN(nn.Module):
+    """panopticfcn/backbone_utils.py, lines 13-56 (NORM 'GN')."""
+
+    def __init__(self, conv_dims=256):
+        super().__init__()
+        for stage in range(2, 6):
+            ops = []
+            for k in range(max(1, stage - 2)):
+                ops.append(
+                    Conv2d(
+                        256 if k == 0 else conv_dims,
+                        conv_dims,
+                        3,
+                        padding=1,
+                        bias=False,
+                        norm=get_norm('GN', conv_dims)))
+                if stage != 2:
+                    ops.append(nn.Upsample(scale_factor=2))
+            self.add_module(f'p{stage}', nn.Sequential(*ops))
+
+
+class ModulatedDeformConv(nn.Module):
+    """detectron2/layers/deform_conv.py, lines 405-453: weight, optional
+    bias, the norm as a child."""
+
+    def __init__(self, in_channels, out_channels, bias=True, norm=None):
+        super().__init__()
+        self.weight = nn.Parameter(
+            torch.empty(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.norm = norm
+
+
+class ModulatedDeformConvWithOff(nn.Module):
+    """panopticfcn/deform_conv_with_off.py, lines 34-53."""
+
+    def __init__(self, in_channels, out_channels, bias=True, norm=None):
+        super().__init__()
+        self.offset_mask_conv = nn.Conv2d(in_channels, 27, 3, padding=1)
+        self.dcnv2 = ModulatedDeformConv(
+            in_channels, out_channels, bias=bias, norm=norm)
+
+
+class SingleHead(nn.Module):
+    """panopticfcn/head.py, lines 11-35."""
+
+    def __init__(self,
+                 in_channel,
+                 conv_dims,
+                 num_convs,
+                 deform=False,
+                 norm='',
+                 name=''):
+        super().__init__()
+        for k in range(num_convs):
+            in_dims = in_channel if k == 0 else conv_dims
+            if deform:
+                conv = ModulatedDeformConvWithOff(
+                    in_dims,
+                    conv_dims,
+                    bias=not norm,
+                    norm=get_norm(norm, conv_dims))
+            else:
+                conv = Conv2d(
+                    in_dims,
+                    conv_dims,
+                    3,
+                    padding=1,
+                    bias=not norm,
+                    norm=get_norm(norm, conv_dims))
+            self.add_module(f'{name}_head_{k + 1}', conv)
+
+
+class OfficialPanopticFCN(nn.Module):
+    """panopticfcn/panoptic_seg.py, lines 49-56, with the heads of
+    panopticfcn/head.py (PositionHead 55-79, KernelHead 92-112,
+    FeatureEncoder 123-142, ThingGenerator / StuffGenerator 149-161 and
+    209-218) and panopticfcn/config.py's defaults (position head: 3
+    deformable convs + GN, no coordinates; kernel head: coordinates, 3
+    convs + GN; encoder: coordinates, 3 convs, no norm; 80 things, 54 stuff
+    channels)."""
+
+    def __init__(self, encoder_channels=64, deformable_encoder=False):
+        super().__init__()
+        self.backbone = FPN(ResNet())
+        self.semantic_fpn = SemanticFPN()
+        self.position_head = nn.Module()
+        self.position_head.position_head = SingleHead(
+            256, 256, 3, deform=True, norm='GN', name='position_head')
+        self.position_head.out_inst = nn.Conv2d(256, NUM_THINGS, 3, padding=1)
+        self.position_head.out_sem = nn.Conv2d(
+            256, NUM_STUFF + 1, 3, padding=1)
+        self.kernel_head = nn.Module()
+        self.kernel_head.kernel_head = SingleHead(
+            256 + 2, 256, 3, norm='GN', name='kernel_head')
+        self.kernel_head.out_conv = nn.Conv2d(256, 256, 3, padding=1)
+        self.feature_encoder = nn.Module()
+        self.feature_encoder.encode_head = SingleHead(
+            256 + 2,
+            encoder_channels,
+            3,
+            deform=deformable_encoder,
+            name='encode_head')
+        for kind in ('thing', 'stuff'):
+            generator = nn.Module()
+            generator.embed_extractor = nn.Conv2d(256, encoder_channels, 1)
+            self.add_module(f'{kind}_generator', generator)
+
+
+def official_shapes(encoder_channels=64, deformable_encoder=False):
+    """Key -> shape of the official Panoptic FCN R50 state dict (every
+    parameter and buffer of the transcribed model)."""
+    with torch.device('meta'):
+        model = OfficialPanopticFCN(encoder_channels, deformable_encoder)
+    return OrderedDict(
+        (key, tuple(value.shape)) for key, value in model.state_dict().items())
 
 
 def fake_official_state_dict(seed=0, **architecture):
@@ -136,6 +309,37 @@ def model_1x(official_1x):
     model = build_model(CONFIG_1X)
     model.load_state_dict(converter.convert(official_1x), strict=True)
     return model
+
+
+def test_every_official_key_is_converted(official_1x):
+    """346 official tensors (R50: 265 backbone + 20 FPN, 21 semantic FPN,
+    19 position head, 11 kernel head, 6 encoder, 4 generators) become 399:
+    each of the 53 FrozenBNs gains ``num_batches_tracked``."""
+    assert len(official_1x) == 346
+    frozen_bns = [key for key in official_1x if key.endswith('running_var')]
+    assert len(frozen_bns) == 53
+    assert len(converter.convert(official_1x)) == 346 + 53
+    star = official_shapes(encoder_channels=256, deformable_encoder=True)
+    assert len(star) == 352  # + 3 offset convs (weight, bias) of the encoder
+
+
+@pytest.mark.parametrize('config', [
+    'panoptic-fcn_r50_fpn_3x_coco.py', 'panoptic-fcn-400_r50_fpn_3x_coco.py',
+    'panoptic-fcn-512_r50_fpn_3x_coco.py',
+    'panoptic-fcn-600_r50_fpn_3x_coco.py'
+])
+def test_3x_and_small_input_checkpoints_load_strictly(official_1x, config):
+    """The official 3x, 400, 512 and 600 checkpoints have the 1x keys (they
+    differ in POS_NUM and input sizes only): they load into those configs
+    given the caffe backbone and input of the 1x caffe config."""
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/panoptic_fcn', config))
+    caffe = Config.fromfile(osp.join(REPO_ROOT, CONFIG_1X)).model
+    cfg.model.data_preprocessor = caffe.data_preprocessor
+    cfg.model.backbone = caffe.backbone
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(converter.convert(official_1x), strict=True)
+    assert torch.equal(model.panoptic_head.kernel_head.out_conv.weight,
+                       official_1x['kernel_head.out_conv.weight'])
 
 
 def test_1x_loads_strictly_with_known_answers(official_1x, model_1x):
@@ -186,7 +390,7 @@ def test_stuff_channels_follow_our_target_layout(official_1x, model_1x):
     first stuff class, banner) to the one they give label T."""
     def target_channel(label):
         sem_seg = torch.full((4, 4), label, dtype=torch.long)
-        targets, _ = stuff_one_hot(sem_seg, NUM_THINGS, NUM_STUFF, (1, 1))
+        targets = stuff_one_hot(sem_seg, NUM_THINGS, NUM_STUFF, (1, 1))
         return int(targets[:, 0, 0].argmax())
 
     things_channel = target_channel(0)

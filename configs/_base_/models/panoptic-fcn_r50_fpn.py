@@ -37,7 +37,16 @@ model = dict(
         # LastLevelP6P7fromP5, here mmdet FPN's 'on_output' extra convs
         add_extra_convs='on_output',
         relu_before_extra_convs=True,
-        num_outs=6),  # P2..P7
+        num_outs=6,  # P2..P7
+        # detectron2's c2_xavier_fill (Kaiming-uniform with a = 1, bias 0)
+        # of the official FPN and P6/P7 convs
+        init_cfg=dict(
+            type='Kaiming',
+            layer='Conv2d',
+            a=1,
+            mode='fan_in',
+            nonlinearity='leaky_relu',
+            distribution='uniform')),
     panoptic_head=dict(
         type='PanopticFCNHead',
         num_things_classes=num_things_classes,

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from mmpanoptic.ops import GridSampleModulatedDeformConv2dPack  # noqa: F401
 from mmpanoptic.registry import MODELS
 
-from .kernel_generator import add_coordinates
+from .kernel_generator import add_coordinates, official_conv_init
 
 
 @MODELS.register_module()
@@ -22,7 +22,8 @@ class SemanticFPNFeature(BaseModule):
 
     Level i (stride 4 * 2^i) goes through max(1, i) x (3x3 conv, GN, ReLU),
     each of the first i followed by 2x bilinear upsampling (mmdet's
-    ``ConvUpsample``); the results are summed.
+    ``ConvUpsample``); the results are summed. The convs keep mmcv's
+    Kaiming-normal (fan_out, ReLU) init, the official ``c2_msra_fill``.
 
     Args:
         in_channels (int): FPN channels. channels (int): Defaults to 256.
@@ -64,7 +65,8 @@ class FeatureEncoder(BaseModule):
 
     64 channels, plain convs, no norm in the default model (Table 4); the
     enhanced model "*" uses modulated deformable convs and 256 channels
-    (Table 8).
+    (Table 8). The convs start as the official ones
+    (:func:`official_conv_init`).
 
     Args:
         in_channels (int): channels of F^h. channels (int): C_e.
@@ -103,6 +105,10 @@ class FeatureEncoder(BaseModule):
                 padding=1,
                 conv_cfg=conv_cfg) for i in range(num_convs)
         ])
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        official_conv_init(self.convs)
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C_in, H, W) -> (N, C_e, H * ratio, W * ratio)."""

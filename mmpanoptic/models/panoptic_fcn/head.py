@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from mmpanoptic.ops.resample import upsample_argmax, upsample_threshold
 from mmpanoptic.registry import MODELS
 
-from .kernel_fusion import fuse_stuff_kernels, fuse_thing_kernels
+from .kernel_fusion import (STUFF_KERNEL_AVERAGES, fuse_stuff_kernels,
+                            fuse_thing_kernels, pool_stuff_kernels)
 from .postprocessing import (combine_things_and_stuff, maskness_rescore,
                              stuff_candidates, thing_candidates)
 from .target_generation import (COCO_INSTANCE_SCALES, resize_stuff_targets,
@@ -68,10 +69,10 @@ class PanopticFCNHead(BaseModule):
         num_weighted_kernels (int): k of the weighted Dice (Table 6): 7
             (3 for the 400/512 models, 5 for 600).
         stuff_kernel_average (str): a stuff kernel is the kernel map summed
-            over the region divided by the region's area ('region', the
-            paper's average) or by the level's H * W ('image', what the
-            official code's adaptive average pool computes; the configs for
-            converted official weights use it).
+            over the region divided by the level's H * W ('image', the
+            official code's adaptive average pool, default) or by the
+            region's area ('region', the paper's wording); training and
+            inference alike.
         loss_position (dict): focal loss of eq. (2) (mmdet ``FocalLoss``,
             its PyTorch path since the targets are soft).
         loss_segment (dict): :class:`WeightedDiceLoss` (lambda_seg).
@@ -110,7 +111,7 @@ class PanopticFCNHead(BaseModule):
                  min_overlap: float = 0.7,
                  sigma_factor: float = 3.0,
                  num_weighted_kernels: int = 7,
-                 stuff_kernel_average: str = 'region',
+                 stuff_kernel_average: str = 'image',
                  loss_position: ConfigType = dict(
                      type='mmdet.FocalLoss',
                      use_sigmoid=True,
@@ -137,9 +138,10 @@ class PanopticFCNHead(BaseModule):
         self.min_overlap = min_overlap
         self.sigma_factor = sigma_factor
         self.num_weighted_kernels = num_weighted_kernels
-        if stuff_kernel_average not in ('region', 'image'):
-            raise ValueError("stuff_kernel_average must be 'region' or "
-                             f"'image', got {stuff_kernel_average!r}")
+        if stuff_kernel_average not in STUFF_KERNEL_AVERAGES:
+            raise ValueError(f'stuff_kernel_average must be one of '
+                             f'{STUFF_KERNEL_AVERAGES}, got '
+                             f'{stuff_kernel_average!r}')
         self.stuff_kernel_average = stuff_kernel_average
 
         self.position_head = MODELS.build(
@@ -218,12 +220,16 @@ class PanopticFCNHead(BaseModule):
                     encoded_size: Tuple[int, int]) -> dict:
         """Targets of one image (calls the pure functions).
 
+        As in the official code, crowd regions (thing pixels without an
+        instance: mmdet moves crowd instances to ``ignored_instances``) are
+        negatives of the things heatmap and belong to the "all things" stuff
+        channel; ignored pixels and the padding are 0 in every target.
+
         Returns:
             dict: ``levels`` (per level: ``heatmap`` (T, H_l, W_l),
-            ``heatmap_weight`` (H_l, W_l), ``object_index``, ``cells``,
-            ``stuff`` (S', H_l, W_l), ``stuff_valid`` (H_l, W_l)),
-            ``labels`` (K,), ``thing_masks`` (K, H/4, W/4) soft masks,
-            ``stuff`` (S', H/4, W/4), ``valid`` (H/4, W/4).
+            ``object_index``, ``cells``, ``stuff`` (S', H_l, W_l)),
+            ``labels`` (K,), ``thing_masks`` (K, H/4, W/4) soft masks and
+            ``stuff`` (S', H/4, W/4).
         """
         gt_instances = data_sample.gt_instances
         device = gt_instances.labels.device
@@ -245,10 +251,9 @@ class PanopticFCNHead(BaseModule):
         box_wh = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0)
         box_sizes = (box_wh[:, 0] * box_wh[:, 1]).sqrt()
 
-        stuff, ignored = stuff_one_hot(sem_seg, self.num_things_classes,
-                                       self.num_stuff_classes, encoded_size,
-                                       self.stuff_with_things)
-        valid = ignored < 0.5
+        stuff = stuff_one_hot(sem_seg, self.num_things_classes,
+                              self.num_stuff_classes, encoded_size,
+                              self.stuff_with_things)
         if len(masks) > 0:
             thing_masks = F.interpolate(
                 masks[None].float(),
@@ -258,14 +263,6 @@ class PanopticFCNHead(BaseModule):
         else:  # interpolate refuses empty inputs
             thing_masks = masks.new_zeros((0, *encoded_size),
                                           dtype=torch.float32)
-        # crowd regions: thing pixels with no instance mask (mmdet drops
-        # crowd masks); their cells are not negatives of the heatmaps
-        crowd = (sem_seg < self.num_things_classes) & ~masks.any(dim=0)
-        crowd = F.interpolate(
-            crowd[None, None].float(),
-            size=encoded_size,
-            mode='bilinear',
-            align_corners=False)[0, 0]
 
         level_targets = thing_level_targets(masks, box_sizes, box_wh, labels,
                                             self.num_things_classes,
@@ -274,22 +271,12 @@ class PanopticFCNHead(BaseModule):
                                             self.min_overlap,
                                             self.sigma_factor)
         for level_target, level_size in zip(level_targets, level_sizes):
-            level_stuff, level_valid = resize_stuff_targets(
-                stuff, ignored, level_size)
-            level_target['stuff'] = level_stuff
-            level_target['stuff_valid'] = level_valid
-            level_crowd = F.interpolate(
-                crowd[None, None],
-                size=level_size,
-                mode='bilinear',
-                align_corners=False)[0, 0]
-            level_target['heatmap_weight'] = (level_crowd < 0.5).float()
+            level_target['stuff'] = resize_stuff_targets(stuff, level_size)
         return dict(
             levels=level_targets,
             labels=labels,
             thing_masks=thing_masks,
-            stuff=stuff,
-            valid=valid)
+            stuff=stuff)
 
     # --------------------------------------------------------------- loss
     def loss(self, x: Sequence[Tensor],
@@ -306,7 +293,8 @@ class PanopticFCNHead(BaseModule):
         Normalisation as in the official code: things heatmap loss and
         things Dice by the number of (object, level) assignments, stuff
         Dice by the number of (stuff class, level) regions, stuff heatmap
-        loss per pixel (eq. (2)) and per image.
+        loss per pixel (eq. (2)) and per image. Every pixel of the padded
+        maps counts, ignored ones as negatives (the official code).
         """
         batch_size = encoded.shape[0]
         input_size = tuple(batch_data_samples[0].batch_input_shape)
@@ -327,23 +315,13 @@ class PanopticFCNHead(BaseModule):
                     stuff) in enumerate(zip(center_logits, stuff_logits)):
             heatmap = torch.stack(
                 [t['levels'][level]['heatmap'] for t in targets])
-            weight = torch.stack(
-                [t['levels'][level]['heatmap_weight'] for t in targets])
-            # keep positives even where a crowd region overlaps
-            weight = torch.maximum(weight[:, None].expand_as(heatmap),
-                                   (heatmap > 0).float())
             loss_pos_things = loss_pos_things + self._focal(
-                centers, heatmap, weight).sum()  # eq. (2), things
+                centers, heatmap).sum()  # eq. (2), things
             stuff_target = torch.stack(
                 [t['levels'][level]['stuff'] for t in targets])
-            stuff_valid = torch.stack(
-                [t['levels'][level]['stuff_valid'] for t in targets])
-            stuff_valid = stuff_valid[:, None].float()
-            per_pixel = self._focal(stuff, stuff_target,
-                                    stuff_valid.expand_as(stuff_target))
-            num_valid = stuff_valid.flatten(1).sum(dim=1).clamp(min=1)
-            loss_pos_stuff = loss_pos_stuff + (per_pixel.flatten(2).sum(
-                dim=2) / num_valid[:, None]).sum()  # eq. (2), stuff: / W_i H_i
+            per_cell = self._focal(stuff, stuff_target)
+            # eq. (2), stuff: the mean over the W_i H_i cells
+            loss_pos_stuff = loss_pos_stuff + per_cell.flatten(2).mean(2).sum()
 
         loss_seg_things = encoded.new_zeros(())
         loss_seg_stuff = encoded.new_zeros(())
@@ -351,7 +329,6 @@ class PanopticFCNHead(BaseModule):
         stuff_inputs = []
         for image, target in enumerate(targets):
             features = encoded[image].flatten(1)  # (C_e, P)
-            valid = target['valid'].flatten()
             thing_logits, thing_weights, thing_index = [], [], []
             stuff_logits_image, stuff_index = [], []
             for level, level_target in enumerate(target['levels']):
@@ -372,18 +349,16 @@ class PanopticFCNHead(BaseModule):
                     torch.cat(thing_logits),
                     target['thing_masks'][thing_index].flatten(1),
                     torch.cat(thing_weights),
-                    valid,
                     avg_factor=thing_norm)  # eq. (7)-(8)
             stuff_index = torch.cat(stuff_index)
             num_stuff_targets += len(stuff_index)
-            stuff_inputs.append(
-                (torch.cat(stuff_logits_image),
-                 target['stuff'][stuff_index].flatten(1), valid))
+            stuff_inputs.append((torch.cat(stuff_logits_image),
+                                 target['stuff'][stuff_index].flatten(1)))
         stuff_norm = max(num_stuff_targets, 1)
-        for logits, stuff_targets, valid in stuff_inputs:
+        for logits, stuff_targets in stuff_inputs:
             if len(logits) > 0:
                 loss_seg_stuff = loss_seg_stuff + self.loss_segment(
-                    logits, stuff_targets, None, valid,
+                    logits, stuff_targets,
                     avg_factor=stuff_norm)  # k = 1 for stuff
         # keep every parameter in the graph (DDP) when a batch has no targets
         zero = sum(k.sum() for k in kernel_maps) * 0 + encoded.sum() * 0
@@ -397,15 +372,13 @@ class PanopticFCNHead(BaseModule):
             loss_seg_things=loss_seg_things + zero,
             loss_seg_stuff=loss_seg_stuff)
 
-    def _focal(self, logits: Tensor, targets: Tensor,
-               weight: Tensor) -> Tensor:
+    def _focal(self, logits: Tensor, targets: Tensor) -> Tensor:
         """Element-wise focal loss. (N, C, H, W) -> (N, C, H, W)."""
         num, channels, height, width = logits.shape
         flat_logits = logits.permute(0, 2, 3, 1).reshape(-1, channels)
         flat_targets = targets.permute(0, 2, 3, 1).reshape(-1, channels)
-        flat_weight = weight.permute(0, 2, 3, 1).reshape(-1, channels)
         loss = self.loss_position(
-            flat_logits, flat_targets, flat_weight, reduction_override='none')
+            flat_logits, flat_targets, reduction_override='none')
         return loss.view(num, height, width, channels).permute(0, 3, 1, 2)
 
     def _thing_predictions(self, center_logits: Tensor, kernel_map: Tensor,
@@ -413,9 +386,16 @@ class PanopticFCNHead(BaseModule):
                            target: dict) -> Tuple[Tensor, Tensor]:
         """Masks of the top-k kernels inside each object of one level.
 
+        The k cells of the object's region (its 1/4 mask resized to the
+        level, > 0.1) with the highest heatmap scores of its class, as the
+        official code: cells outside the region score 0, so an object with
+        fewer than k cells (or none) on the level gets weight-0 picks. The
+        weights are the scores themselves, so the Dice loss reaches the
+        heatmap through them too (the official code does not detach them).
+
         Returns:
             tuple[Tensor, Tensor]: (K_l, k, P) mask logits and (K_l, k)
-            weights (the heatmap scores s_k; 0 for padding picks).
+            weights (the heatmap scores s_k; 0 for picks outside).
         """
         object_index = level_target['object_index']
         num_objects = len(object_index)
@@ -425,23 +405,17 @@ class PanopticFCNHead(BaseModule):
             return (features.new_zeros(
                 (0, k, features.shape[1])), features.new_zeros((0, k)))
         labels = target['labels'][object_index]
-        # object regions on the level: its mask (> 0.1) and its centre cell
         regions = F.interpolate(
             target['thing_masks'][object_index][None],
             size=(height, width),
             mode='bilinear',
-            align_corners=False)[0] > 0.1
-        regions = regions.flatten(1)
-        cells = level_target['cells']
-        regions[torch.arange(num_objects),
-                cells[:, 1] * width + cells[:, 0]] = True
-        scores = center_logits[labels].detach().sigmoid().flatten(1)
-        scores = torch.where(regions, scores, scores.new_tensor(-1.0))
-        if scores.shape[1] < k:  # tiny levels: pad with weight-0 picks
-            scores = F.pad(scores, (0, k - scores.shape[1]), value=-1.0)
-        top_scores, top_index = scores.topk(k, dim=1)  # (K_l, k)
+            align_corners=False)[0].flatten(1) > 0.1
+        scores = center_logits[labels].sigmoid().flatten(1)
+        scores = torch.where(regions, scores, scores.new_zeros(()))
+        if scores.shape[1] < k:  # levels of fewer than k cells: pad
+            scores = F.pad(scores, (0, k - scores.shape[1]), value=0.0)
+        weights, top_index = scores.topk(k, dim=1)  # s_k of eq. (7)
         top_index = top_index.clamp(max=height * width - 1)
-        weights = top_scores.clamp(min=0)  # w_k of eq. (7), before norm
         kernels = kernel_map.flatten(1)[:, top_index].permute(1, 2, 0)
         kernels = self.thing_kernel_projection(kernels)  # (K_l, k, C_e)
         logits = torch.einsum('mkc,cp->mkp', kernels, features)  # eq. (5)
@@ -449,18 +423,15 @@ class PanopticFCNHead(BaseModule):
 
     def _stuff_predictions(self, kernel_map: Tensor, features: Tensor,
                            level_target: dict) -> Tuple[Tensor, Tensor]:
-        """Masks of the average kernel of each stuff region of one level.
+        """Masks of the pooled kernel of each stuff region of one level.
 
         Returns:
             tuple[Tensor, Tensor]: (N_l, P) logits and (N_l,) channels.
         """
-        regions = (level_target['stuff'] > 0).flatten(1).float()  # (S', HW)
-        area = regions.sum(dim=1)
-        channels = (area > 0).nonzero(as_tuple=False).view(-1)
-        regions, area = regions[channels], area[channels]
-        if self.stuff_kernel_average == 'image':
-            area = torch.full_like(area, regions.shape[1])
-        kernels = regions @ kernel_map.flatten(1).t() / area[:, None]
+        regions = (level_target['stuff'] > 0).flatten(1)  # (S', HW)
+        channels = regions.any(dim=1).nonzero(as_tuple=False).view(-1)
+        kernels = pool_stuff_kernels(regions[channels], kernel_map,
+                                     self.stuff_kernel_average)
         kernels = self.stuff_kernel_projection(kernels)
         return kernels @ features, channels  # eq. (5)
 

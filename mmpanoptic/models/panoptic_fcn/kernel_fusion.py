@@ -1,11 +1,41 @@
 """Kernel fusion of Panoptic FCN (paper Sec. 3.2, eq. (4)).
 
-Pure functions: kernels from all levels in, one kernel per identity out.
+Pure functions: kernels from all levels in, one kernel per identity out, and
+the pooling of a level's kernel map over each stuff region.
 """
 from typing import Tuple
 
 import torch
 from torch import Tensor
+
+# How a stuff region's kernel is pooled: 'image' divides the region's kernel
+# sum by the level's H * W (the official adaptive average pool of the masked
+# kernel map), 'region' by the region's area (the paper's "AvgPool").
+STUFF_KERNEL_AVERAGES = ('image', 'region')
+
+
+def pool_stuff_kernels(regions: Tensor,
+                       kernel_map: Tensor,
+                       kernel_average: str = 'image') -> Tensor:
+    """The kernel of each stuff region of one level (App. A.1, AvgPool).
+
+    Args:
+        regions (Tensor): (N, H * W) {0, 1} region masks on the level.
+        kernel_map (Tensor): (C, H, W) kernel weight map G of the level.
+        kernel_average (str): 'image' (the official code) or 'region', see
+            :data:`STUFF_KERNEL_AVERAGES`.
+
+    Returns:
+        Tensor: (N, C) kernels.
+    """
+    if kernel_average not in STUFF_KERNEL_AVERAGES:
+        raise ValueError(f'kernel_average must be one of '
+                         f'{STUFF_KERNEL_AVERAGES}, got {kernel_average!r}')
+    regions = regions.to(kernel_map.dtype)
+    sums = regions @ kernel_map.flatten(1).t()
+    if kernel_average == 'image':
+        return sums / regions.shape[1]
+    return sums / regions.sum(dim=1, keepdim=True).clamp(min=1)
 
 
 def cosine_similarity_matrix(kernels: Tensor, eps: float = 1e-8) -> Tensor:

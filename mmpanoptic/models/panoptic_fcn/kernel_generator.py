@@ -4,6 +4,7 @@ from typing import Tuple
 
 import torch
 from mmcv.cnn import ConvModule
+from mmcv.ops import ModulatedDeformConv2dPack
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule, normal_init
 from torch import Tensor, nn
@@ -43,15 +44,42 @@ def conv_stack(in_channels: int, channels: int, num_convs: int,
     ])
 
 
+def official_conv_init(convs: nn.Sequential) -> None:
+    """Initialise a :func:`conv_stack` as the official code's ``SingleHead``.
+
+    Its detectron2 ``Conv2d`` layers keep PyTorch's default init
+    (``nn.Conv2d.reset_parameters``: weight and bias uniform in
+    +-1/sqrt(fan_in)) where mmcv's ``ConvModule`` uses Kaiming-normal
+    (fan_out). A modulated deformable conv gets detectron2's
+    ``ModulatedDeformConv`` init (weight ``kaiming_uniform_`` for ReLU, bias
+    0), and its offset/mask conv PyTorch's default where mmcv zeroes it.
+    Layers are drawn in the official construction order (offset conv before
+    its deformable conv), so one seed gives the official tensors.
+    """
+    for conv_module in convs:
+        conv = conv_module.conv
+        if isinstance(conv, ModulatedDeformConv2dPack):
+            conv.conv_offset.reset_parameters()
+            nn.init.kaiming_uniform_(conv.weight, nonlinearity='relu')
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+        elif isinstance(conv, nn.Conv2d):
+            conv.reset_parameters()
+        else:
+            raise TypeError('official_conv_init handles nn.Conv2d and '
+                            'modulated deformable convs, got '
+                            f'{type(conv).__name__}')
+
+
 @MODELS.register_module()
 class PositionHead(BaseModule):
     """Position head: object centres and stuff regions (Sec. 3.1).
 
     ``num_convs`` x (3x3 conv, GN, ReLU) on X_i, then two 3x3 output convs:
     the things heatmap L^th (``num_things_classes`` channels) and the stuff
-    map L^st
-    (``num_stuff_channels``). Output biases start at the prior-probability
-    bias -2.19 (p = 0.1 as in the official code).
+    map L^st (``num_stuff_channels``). The stacked convs start as the
+    official ones (:func:`official_conv_init`), the outputs at N(0, 0.01)
+    with the prior-probability bias -2.19 (p = 0.1 as in the official code).
 
     Args:
         in_channels (int): FPN channels.
@@ -88,6 +116,7 @@ class PositionHead(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
+        official_conv_init(self.convs)
         for layer in (self.things_out, self.stuff_out):
             normal_init(layer, mean=0, std=0.01, bias=self.prior_bias)
 
@@ -101,8 +130,9 @@ class PositionHead(BaseModule):
 class KernelHead(BaseModule):
     """Kernel head: the kernel weight map G_i (Sec. 3.1).
 
-    Coordinates concatenated to X_i, ``num_convs`` x (3x3 conv, GN, ReLU),
-    and a plain 3x3 output conv (init N(0, 0.01)).
+    Coordinates concatenated to X_i, ``num_convs`` x (3x3 conv, GN, ReLU)
+    (initialised by :func:`official_conv_init`), and a plain 3x3 output conv
+    (init N(0, 0.01)).
 
     Args:
         in_channels (int): FPN channels. channels (int): C of G_i.
@@ -126,6 +156,7 @@ class KernelHead(BaseModule):
 
     def init_weights(self) -> None:
         super().init_weights()
+        official_conv_init(self.convs)
         normal_init(self.out_conv, mean=0, std=0.01, bias=0)
 
     def forward(self, x: Tensor) -> Tensor:

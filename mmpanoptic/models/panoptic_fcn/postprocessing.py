@@ -5,7 +5,7 @@ Pure functions, one image at a time, no loops over pixels:
 - :func:`thing_candidates`: peaks of a level's things heatmap by 3x3
   max-pooling, top-k, score threshold, and their kernels.
 - :func:`stuff_candidates`: a level's stuff regions (argmax), their mean
-  score and their average kernel.
+  score and their pooled kernel.
 - :func:`maskness_rescore`: score x mean mask probability inside the mask.
 - :func:`combine_things_and_stuff`: the non-overlapping panoptic result
   (Panoptic FPN's procedure) in mmdet's encoding.
@@ -19,6 +19,7 @@ from torch import Tensor
 from ..building_blocks.panoptic_composition import (draw_things,
                                                     lay_things_by_score,
                                                     trim_small_stuff)
+from .kernel_fusion import pool_stuff_kernels
 
 
 def thing_candidates(
@@ -32,7 +33,8 @@ def thing_candidates(
     The heatmap is averaged with its ``smooth_kernel_size`` box-filtered
     copy (official code: 3 for P3..P5, 5 for P6/P7; 1 disables it), peaks
     are points equal to their 3x3 max-pool (Sec. 3.4, as CenterNet), then
-    the ``top_k`` peaks over all classes with score > ``score_thr`` are kept.
+    the ``min(top_k, H * W)`` best points over all classes (the official
+    count) with score > ``score_thr`` are kept.
 
     Args:
         center_logits (Tensor): (T, H, W) things heatmap logits L^th.
@@ -57,7 +59,7 @@ def thing_candidates(
         scores = (scores + smoothed) / 2
     peaks = F.max_pool2d(scores[None], 3, stride=1, padding=1)[0] == scores
     scores = (scores * peaks).view(-1)
-    top_scores, top_index = scores.topk(min(top_k, scores.numel()))
+    top_scores, top_index = scores.topk(min(top_k, height * width))
     keep = top_scores > score_thr
     top_scores, top_index = top_scores[keep], top_index[keep]
     labels = torch.div(top_index, height * width, rounding_mode='floor')
@@ -70,21 +72,20 @@ def stuff_candidates(
         stuff_logits: Tensor,
         kernel_map: Tensor,
         score_thr: float = 0.05,
-        kernel_average: str = 'region') -> Tuple[Tensor, Tensor, Tensor]:
+        kernel_average: str = 'image') -> Tuple[Tensor, Tensor, Tensor]:
     """Stuff regions of one level and their kernel weights.
 
     Each pixel takes the argmax channel of the stuff map; every channel that
     wins somewhere is a region with score = its mean probability over the
-    region (kept if > ``score_thr``) and kernel = the average of the kernel
-    weights over the region.
+    region (kept if > ``score_thr``) and kernel = the kernel weights pooled
+    over the region (:func:`pool_stuff_kernels`).
 
     Args:
         stuff_logits (Tensor): (S', H, W) stuff map logits L^st.
         kernel_map (Tensor): (C, H, W).
         score_thr (float): Defaults to 0.05.
-        kernel_average (str): 'region': kernel sum / region area (paper);
-            'image': / H * W, as the official code's adaptive average pool of
-            the masked kernel map.
+        kernel_average (str): 'image' (the official code, default) or
+            'region', see :data:`STUFF_KERNEL_AVERAGES`.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: kernels (N, C), channel labels (N,),
@@ -99,9 +100,7 @@ def stuff_candidates(
     regions, area = regions[present], area[present]
     labels = present.nonzero(as_tuple=False).view(-1)
     scores = (probs[present] * regions).sum(dim=1) / area
-    kernel_area = area if kernel_average == 'region' else torch.full_like(
-        area, regions.shape[1])
-    kernels = regions @ kernel_map.flatten(1).t() / kernel_area[:, None]
+    kernels = pool_stuff_kernels(regions, kernel_map, kernel_average)
     keep = scores > score_thr
     return kernels[keep], labels[keep], scores[keep]
 

@@ -8,7 +8,11 @@ Pure functions with explicit arguments, one image at a time:
 - :func:`draw_center_heatmaps`: the things heatmap of eq. (1).
 - :func:`stuff_one_hot`: the one-hot stuff map of a semantic map, at 1/4.
 - :func:`resize_stuff_targets`: the stuff map of a level (bilinear, < 0.5
-  zeroed) and the ignore mask of that level.
+  zeroed).
+
+Ignored pixels (label 255, the padding included) get 0 in every channel:
+like the official code, they are negatives of the stuff map and of the mask
+losses, not left out.
 
 Coordinates are ``(x, y)`` in pixels of the (padded) network input unless
 said otherwise; a pixel ``(i, j)`` covers ``[j, j + 1) x [i, i + 1)``.
@@ -180,13 +184,14 @@ def stuff_one_hot(sem_seg: Tensor,
                   num_stuff_classes: int,
                   out_size: Tuple[int, int],
                   stuff_with_things: bool = True,
-                  ignore_index: int = 255) -> Tuple[Tensor, Tensor]:
+                  ignore_index: int = 255) -> Tensor:
     """One-hot stuff targets of a semantic map, resized bilinearly.
 
     Labels follow mmdet: things ``[0, T)``, stuff ``[T, T + S)``, ``255``
     ignore. Stuff class ``s`` goes to channel ``s - T``; with
     ``stuff_with_things`` all things share one extra channel ``S`` (the
-    official code's 54-channel COCO stuff map).
+    official code's 54-channel COCO stuff map). Ignored pixels are 0 in
+    every channel.
 
     Args:
         sem_seg (Tensor): (H, W) long semantic labels.
@@ -196,9 +201,8 @@ def stuff_one_hot(sem_seg: Tensor,
         ignore_index (int): ignored label.
 
     Returns:
-        tuple[Tensor, Tensor]: (C, H_o, W_o) soft one-hot targets with
-        ``C = S + 1`` (or ``S``) and (H_o, W_o) ignored fraction of each
-        output cell.
+        Tensor: (C, H_o, W_o) soft one-hot targets with ``C = S + 1`` (or
+        ``S``).
     """
     if sem_seg.dim() != 2:
         raise ValueError(f'sem_seg must be (H, W), got {tuple(sem_seg.shape)}')
@@ -224,39 +228,35 @@ def stuff_one_hot(sem_seg: Tensor,
     present = torch.unique(channel)
     present = present[present < num_channels]
     planes = (channel[None] == present[:, None, None]).float()
-    planes = torch.cat([planes, (~valid)[None].float()], dim=0)
-    planes = F.interpolate(
-        planes[None], size=out_size, mode='bilinear', align_corners=False)[0]
     targets = planes.new_zeros((num_channels, *out_size))
-    targets[present] = planes[:-1]
-    return targets, planes[-1]
+    if len(present) > 0:  # interpolate refuses empty inputs
+        targets[present] = F.interpolate(
+            planes[None], size=out_size, mode='bilinear',
+            align_corners=False)[0]
+    return targets
 
 
-def resize_stuff_targets(stuff_targets: Tensor, ignored: Tensor,
-                         level_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+def resize_stuff_targets(stuff_targets: Tensor,
+                         level_size: Tuple[int, int]) -> Tensor:
     """The stuff map ``Y^st`` of one level (paper Sec. 3.1).
 
-    Bilinear interpolation of the one-hot map, values below 0.5 zeroed (the
-    official code), and cells that are mostly ignored marked invalid.
+    Bilinear interpolation of the one-hot map, clamped to 1, values below
+    0.5 zeroed (the official code).
 
     Args:
         stuff_targets (Tensor): (C, H, W) soft one-hot (from
             :func:`stuff_one_hot`).
-        ignored (Tensor): (H, W) ignored fraction.
         level_size (tuple): ``(H_l, W_l)``.
 
     Returns:
-        tuple[Tensor, Tensor]: (C, H_l, W_l) targets and (H_l, W_l) bool
-        valid cells.
+        Tensor: (C, H_l, W_l) targets.
     """
-    planes = torch.cat([stuff_targets, ignored[None]], dim=0)
-    planes = F.interpolate(
-        planes[None], size=level_size, mode='bilinear',
+    targets = F.interpolate(
+        stuff_targets[None],
+        size=level_size,
+        mode='bilinear',
         align_corners=False)[0].clamp(max=1.0)
-    targets = planes[:-1]
-    targets = torch.where(targets < 0.5, torch.zeros_like(targets), targets)
-    valid = planes[-1] < 0.5
-    return targets, valid
+    return torch.where(targets < 0.5, torch.zeros_like(targets), targets)
 
 
 def thing_level_targets(masks: Tensor,

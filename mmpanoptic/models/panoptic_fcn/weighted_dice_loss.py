@@ -25,18 +25,17 @@ def dice_loss(probs: Tensor, targets: Tensor, eps: float = 1e-8) -> Tensor:
 def weighted_dice_loss(logits: Tensor,
                        targets: Tensor,
                        weights: Tensor,
-                       valid: Optional[Tensor] = None,
                        eps: float = 1e-8) -> Tensor:
     """Weighted Dice over k predictions of each object, eq. (7).
 
-    ``WDice_j = sum_k w_k Dice(P_{j,k}, Y_j)`` with ``w_k = s_k / sum s``.
+    ``WDice_j = sum_k w_k Dice(P_{j,k}, Y_j)`` with ``w_k = s_k / sum s``
+    over every pixel of the map (the official code: padding and ignored
+    pixels are negatives). Gradients reach the scores ``s`` too.
 
     Args:
         logits (Tensor): (M, k, P) mask logits of k kernels per object.
         targets (Tensor): (M, P) targets shared by the k predictions.
         weights (Tensor): (M, k) non-negative scores ``s_k``; normalised here.
-        valid (Tensor, optional): (P,) or (M, P) {0, 1}; pixels outside are
-            left out of both prediction and target.
         eps (float): clamp of denominators.
 
     Returns:
@@ -53,10 +52,6 @@ def weighted_dice_loss(logits: Tensor,
                          f'logits {tuple(logits.shape)}')
     probs = logits.sigmoid()
     targets = targets.to(probs.dtype)
-    if valid is not None:
-        valid = valid.to(probs.dtype)
-        probs = probs * (valid[:, None] if valid.dim() == 2 else valid)
-        targets = targets * valid
     per_kernel = dice_loss(probs, targets[:, None], eps)  # (M, k)
     norm_weights = weights / weights.sum(dim=1, keepdim=True).clamp(min=eps)
     return (per_kernel * norm_weights).sum(dim=1)
@@ -81,7 +76,6 @@ class WeightedDiceLoss(nn.Module):
                 logits: Tensor,
                 targets: Tensor,
                 weights: Optional[Tensor] = None,
-                valid: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None) -> Tensor:
         """Sum of the per-object weighted Dice / ``avg_factor``, eq. (8).
 
@@ -89,7 +83,6 @@ class WeightedDiceLoss(nn.Module):
             logits (Tensor): (M, k, P) or (M, P) (k = 1).
             targets (Tensor): (M, P).
             weights (Tensor, optional): (M, k); uniform if None.
-            valid (Tensor, optional): (P,) or (M, P).
             avg_factor (float, optional): normaliser (number of objects);
                 M if None.
 
@@ -104,5 +97,5 @@ class WeightedDiceLoss(nn.Module):
             avg_factor = max(logits.shape[0], 1)
         if logits.shape[0] == 0:
             return logits.sum() * 0
-        loss = weighted_dice_loss(logits, targets, weights, valid, self.eps)
+        loss = weighted_dice_loss(logits, targets, weights, self.eps)
         return self.loss_weight * loss.sum() / avg_factor

@@ -301,7 +301,10 @@ def test_configs_build(config):
         assert head.thing_kernel_projection.out_features == 256
 
 
-def test_targets_ignore_void_and_crowd_regions():
+def test_targets_treat_void_and_crowd_as_negatives():
+    """As the official code: crowd regions (thing pixels without an
+    instance) are heatmap negatives and "all things" stuff; VOID pixels are
+    0 in every stuff channel."""
     head = tiny_head()
     h = w = 32
     sem = torch.full((h, w), T, dtype=torch.long)  # stuff 0
@@ -319,18 +322,19 @@ def test_targets_ignore_void_and_crowd_regions():
     sample.gt_sem_seg = PixelData(sem_seg=sem[None])
     level_sizes = [(4, 4), (2, 2), (1, 1), (1, 1), (1, 1)]
     targets = head.get_targets(sample, (h, w), level_sizes, (8, 8))
-    valid = targets['valid']  # 1/4: the VOID block is cells [:2, :2]
-    assert not valid[:2, :2].any() and valid.sum() == 64 - 4
+    assert set(targets) == {'levels', 'labels', 'thing_masks', 'stuff'}
+    # 1/4: the VOID block (cells [:2, :2]) is 0 in every stuff channel
+    assert targets['stuff'][:, :2, :2].sum() == 0
+    assert targets['stuff'][:, 2:, :].sum(dim=0).eq(1).all()
     p3 = targets['levels'][0]
+    assert set(p3) == {'heatmap', 'object_index', 'cells', 'stuff'}
     assert p3['object_index'].tolist() == [0]
     assert p3['cells'].tolist() == [[2, 1]]  # centre (20, 12) / 8
     assert p3['heatmap'][1, 1, 2] == 1
-    # the crowd block (cells [3, 3] on P3) is not a heatmap negative
-    assert p3['heatmap_weight'][3, 3] == 0
-    assert p3['heatmap_weight'].sum() == 15
-    # stuff map of P3: VOID cell invalid; the things channel covers both
-    assert not p3['stuff_valid'][0, 0] and p3['stuff_valid'].sum() == 15
+    # the crowd block (cell [3, 3] on P3): no heatmap peak, "things" stuff
+    assert p3['heatmap'][:, 3, 3].sum() == 0
     assert p3['stuff'][S, 3, 3] == 1 and p3['stuff'][S, 1, 2] == 1
+    assert p3['stuff'][:, 0, 0].sum() == 0  # VOID cell
     assert p3['stuff'][0, 2, 0] == 1 and p3['stuff'][1, 2, 3] == 1
     # thing mask target at 1/4
     assert targets['thing_masks'][0, 2:4, 4:6].eq(1).all()
@@ -356,9 +360,10 @@ def test_stuff_label_maps_things_channel_and_dense_fallback():
     assert labels.tolist() == [[-1, -1, -1]] and best.tolist() == [[T] * 3]
 
 
-def test_stuff_kernel_average_region_or_image():
-    """A 2-pixel region of a 4-pixel map: the region average divides the
-    kernel sum by 2 (paper), the official code's pool by 4."""
+def test_stuff_kernel_average_image_or_region():
+    """A 2-pixel region of a 4-pixel map: the official code's pool (the
+    default) divides the kernel sum by 4, the region average by 2; the head
+    checks the option."""
     from mmpanoptic.models.panoptic_fcn.postprocessing import \
         stuff_candidates
     stuff_logits = torch.tensor([[[5., 5.], [-5., -5.]], [[-5., -5.], [5.,
@@ -366,7 +371,15 @@ def test_stuff_kernel_average_region_or_image():
     kernel_map = torch.tensor([[[2., 4.], [6., 8.]]])  # (C=1, 2, 2)
     kernels, labels, _ = stuff_candidates(stuff_logits, kernel_map, 0.05)
     assert labels.tolist() == [0, 1]
-    assert kernels.flatten().tolist() == [3., 7.]
-    kernels, _, _ = stuff_candidates(
-        stuff_logits, kernel_map, 0.05, kernel_average='image')
     assert kernels.flatten().tolist() == [1.5, 3.5]
+    kernels, _, _ = stuff_candidates(
+        stuff_logits, kernel_map, 0.05, kernel_average='region')
+    assert kernels.flatten().tolist() == [3., 7.]
+    assert tiny_head().stuff_kernel_average == 'image'
+    with pytest.raises(ValueError, match='stuff_kernel_average'):
+        MODELS.build(
+            dict(
+                type='PanopticFCNHead',
+                num_things_classes=T,
+                num_stuff_classes=S,
+                stuff_kernel_average='mean'))

@@ -46,7 +46,8 @@ def test_stuff_candidates_regions_scores_and_average_kernels():
     assert labels.tolist() == [0, 2]
     assert scores.tolist() == pytest.approx(
         [0.5, torch.sigmoid(torch.tensor(2.)).item()])
-    assert kernels.view(-1).tolist() == pytest.approx([2.0, 6.0])
+    # region sums 4 and 12 over the map's 4 cells (the official pool)
+    assert kernels.view(-1).tolist() == pytest.approx([1.0, 3.0])
     none = stuff_candidates(torch.full((3, 2, 2), LOW), kernel_map, 0.05)
     assert none[0].shape == (0, 1)
 

@@ -108,34 +108,36 @@ def test_stuff_one_hot_things_channel_and_ignore():
                         [2, 2, 4, 255],
                         [4, 4, 4, 255],
                         [3, 3, 0, 0]])
-    targets, ignored = stuff_one_hot(sem, 2, 3, (4, 4))
+    targets = stuff_one_hot(sem, 2, 3, (4, 4))
     assert targets.shape == (4, 4, 4)
     assert torch.equal(targets[0], (sem == 2).float())
     assert torch.equal(targets[1], (sem == 3).float())
     assert torch.equal(targets[2], (sem == 4).float())
     assert torch.equal(targets[3], (sem < 2).float())  # all things
-    assert torch.equal(ignored, (sem == 255).float())
-    no_things, _ = stuff_one_hot(sem, 2, 3, (4, 4), stuff_with_things=False)
+    # ignored pixels: 0 in every channel (negatives, as the official code)
+    assert targets[:, 1:3, 3].sum() == 0
+    no_things = stuff_one_hot(sem, 2, 3, (4, 4), stuff_with_things=False)
     assert no_things.shape == (3, 4, 4)
+    assert no_things[:, 0, 0].sum() == 0  # a thing pixel
     # downsampled 2x: a cell is the mean of its 2x2 block
-    half, half_ignored = stuff_one_hot(sem, 2, 3, (2, 2))
+    half = stuff_one_hot(sem, 2, 3, (2, 2))
     assert half[2, 1, 0].item() == pytest.approx(0.5)  # 4, 4, 3, 3
     assert half[2, 1, 1].item() == pytest.approx(0.25)  # 4, 255, 0, 0
-    assert half_ignored[0, 1].item() == pytest.approx(0.25)
+    assert half[:, 0, 1].sum().item() == pytest.approx(0.75)  # 2, 3, 4, 255
+    all_ignored = stuff_one_hot(torch.full((4, 4), 255), 2, 3, (2, 2))
+    assert all_ignored.shape == (4, 2, 2) and all_ignored.sum() == 0
     with pytest.raises(ValueError, match='semantic labels'):
         stuff_one_hot(torch.tensor([[7]]), 2, 3, (1, 1))
 
 
-def test_resize_stuff_targets_zeroes_below_half_and_marks_ignored():
+def test_resize_stuff_targets_zeroes_below_half():
     targets = torch.zeros(2, 4, 4)
     targets[0, :, :1] = 1  # a quarter of each 2x2 block: 0.5 after 2x down
     targets[1, :2, :2] = 0.3
-    ignored = torch.zeros(4, 4)
-    ignored[2:, 2:] = 1
-    level, valid = resize_stuff_targets(targets, ignored, (2, 2))
+    level = resize_stuff_targets(targets, (2, 2))
     assert level[0, :, 0].tolist() == pytest.approx([0.5, 0.5])
+    assert level[0, :, 1].sum().item() == 0
     assert level[1].sum().item() == 0  # 0.3 < 0.5 is zeroed
-    assert valid.tolist() == [[True, True], [True, False]]
 
 
 def test_thing_level_targets_square_objects():
