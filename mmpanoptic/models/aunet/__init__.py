@@ -2,13 +2,15 @@
 MAM attention and the inference fusion."""
 from .attention import (BackgroundReweight, MaskAttention, ProposalAttention,
                         SpatialBackgroundAttention, fpn_levels_of_rois,
-                        mask_features_to_levels)
+                        mask_features_to_levels, merge_level_maps,
+                        roi_coverage_counts)
 from .aunet import AUNet
 from .fusion import AUNetFusionHead
 from .semantic_head import AUNetSemanticHead
 
 __all__ = [
-    'AUNet', 'AUNetSemanticHead', 'AUNetFusionHead', 'BackgroundReweight',
-    'SpatialBackgroundAttention', 'ProposalAttention', 'MaskAttention',
-    'fpn_levels_of_rois', 'mask_features_to_levels'
+    'AUNet', 'AUNetSemanticHead', 'AUNetFusionHead',
+    'BackgroundReweight', 'SpatialBackgroundAttention', 'ProposalAttention',
+    'MaskAttention', 'fpn_levels_of_rois', 'mask_features_to_levels',
+    'merge_level_maps', 'roi_coverage_counts'
 ]

@@ -24,7 +24,7 @@ from mmpanoptic.registry import MODELS
 
 from ..building_blocks.two_stage_panoptic import (TwoStagePanopticBase,
                                                   rename_rpn_losses)
-from .attention import mask_features_to_levels
+from .attention import mask_features_to_levels, merge_level_maps
 
 # eq. (7) lambda_1..4; the COCO setting of sec. 3.4
 COCO_LOSS_WEIGHTS = dict(rpn=1.0, rcnn=1.0, mask=1.0, seg=0.3)
@@ -158,18 +158,23 @@ class AUNet(TwoStagePanopticBase):
     def _mask_maps(self, mask_feats: Tensor, rois: Tensor,
                    bg_feats: Sequence[Tensor],
                    batch_size: int) -> Optional[List[Tensor]]:
-        """RoIUpsample the FG mask features onto the BG levels (MAM)."""
+        """RoIUpsample the FG mask features onto the BG levels, overlapping
+        RoIs averaged (MAM's guidance): one map per level, or the levels
+        merged into one with ``mam_position='merged'``."""
         if not self.semantic_head.use_mam:
             return None
         num_levels = self.semantic_head.num_levels
         extractor = self.roi_head.mask_roi_extractor
-        return mask_features_to_levels(
+        maps, counts = mask_features_to_levels(
             mask_feats,
             rois,
             [tuple(f.shape[-2:]) for f in bg_feats[:num_levels]],
             extractor.featmap_strides[:num_levels],
             batch_size,
             finest_scale=extractor.finest_scale)
+        if self.semantic_head.mam_position == 'merged':
+            return [merge_level_maps(maps, counts)]
+        return maps
 
     def _mask_forward(self, x: Sequence[Tensor],
                       rois: Tensor) -> Tuple[Tensor, Tensor]:
