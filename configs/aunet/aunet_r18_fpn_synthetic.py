@@ -22,14 +22,17 @@ model = dict(
     rpn_head=dict(
         in_channels=128,
         feat_channels=128,
+        norm_cfg=norm_cfg,
         # objects here are 12-55 px: anchors of 16-256 px
         anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(
             in_channels=128,
+            conv_out_channels=128,
             fc_out_channels=256,
-            num_classes=num_things_classes),
+            num_classes=num_things_classes,
+            norm_cfg=norm_cfg),
         mask_roi_extractor=dict(out_channels=128),
         mask_head=dict(
             num_convs=2,

@@ -1,8 +1,9 @@
 # AUNet R50-FPN model (Li et al., CVPR 2019), COCO setting: FG branch Mask
-# R-CNN (mmdet modules; GN in the mask head), BG branch AUNetSemanticHead
-# with PAM + MAM + background reweight (GN), all things as one BG class,
-# joint loss eq. (7) with lambdas {1, 1, 1, 0.3}. Model-only base: the
-# runnable configs add dataset and schedule.
+# R-CNN (mmdet modules; GN in the RPN conv, the box head and the mask head:
+# "GN is added to all of the branches", sec. 3.4), BG branch
+# AUNetSemanticHead with PAM + MAM + background reweight (GN), all things as
+# one BG class, joint loss eq. (7) with lambdas {1, 1, 1, 0.3}. Model-only
+# base: the runnable configs add dataset and schedule.
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 num_things_classes = 80
 num_stuff_classes = 53
@@ -37,9 +38,10 @@ model = dict(
         out_channels=256,
         num_outs=5),
     rpn_head=dict(
-        type='RPNHead',
+        type='NormRPNHead',
         in_channels=256,
         feat_channels=256,  # C_r of PAM
+        norm_cfg=norm_cfg,
         anchor_generator=dict(
             type='AnchorGenerator',
             scales=[8],
@@ -59,12 +61,14 @@ model = dict(
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
             out_channels=256,
             featmap_strides=[4, 8, 16, 32]),
-        # Mask R-CNN's 2fc box head (the paper follows Mask R-CNN for the FG
-        # branch; this head has no conv to put GN in)
+        # GN in the box head: mmdet's GN box head of Mask R-CNN (4 convs +
+        # 1 fc, configs/gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py)
         bbox_head=dict(
-            type='Shared2FCBBoxHead',
+            type='Shared4Conv1FCBBoxHead',
             in_channels=256,
+            conv_out_channels=256,
             fc_out_channels=1024,
+            norm_cfg=norm_cfg,
             roi_feat_size=7,
             num_classes=num_things_classes,
             bbox_coder=dict(

@@ -114,7 +114,7 @@ def _seg_loss_grads(use_pam, use_mam, mask_feature_size=28):
     model.init_weights()
     losses = model(**_batch(model, 64, 4, True), mode='loss')
     losses['loss_seg'].backward()
-    rpn_grad = model.rpn_head.rpn_conv.weight.grad
+    rpn_grad = model.rpn_head.rpn_conv.conv.weight.grad
     mask_grad = model.roi_head.mask_head.convs[0].conv.weight.grad
     return rpn_grad, mask_grad
 
