@@ -103,12 +103,21 @@ model = dict(
         num_levels=4,
         use_pam=True,
         use_mam=True,
+        # one MAM on the merged map: sec. 3.2 writes S_pam (x) P_roi with no
+        # scale index (PAM: S_i (x) P_i in each scale), and MAM's FG map is
+        # "aggregated together" to W' x H' (Fig. 5's upsample arrows)
+        mam_position='merged',
         use_reweight=True,
         rpn_channels=256,
         mask_channels=256,
         norm_cfg=norm_cfg,
+        # averaged over the non-ignored pixels: VOID and padding do not
+        # dilute lambda_4
         loss_seg=dict(
-            type='CrossEntropyLoss', ignore_index=255, loss_weight=1.0)),
+            type='CrossEntropyLoss',
+            ignore_index=255,
+            avg_non_ignore=True,
+            loss_weight=1.0)),
     # the 28 x 28 mask features (+0.1 PQ over 14 x 14 in sec. 4.2.3)
     mask_feature_size=28,
     loss_weights=dict(rpn=1.0, rcnn=1.0, mask=1.0, seg=0.3),  # eq. (7)
@@ -136,12 +145,18 @@ model = dict(
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(
+        # the FG branch "following Mask R-CNN" (sec. 3.4): per-class NMS,
+        # score 0.05, 100 detections (pred_instances, mask/box AP)
         rcnn=dict(
-            score_thr=0.6,
-            nms=dict(type='nms', iou_threshold=0.5, class_agnostic=True),
+            score_thr=0.05,
+            nms=dict(type='nms', iou_threshold=0.5),
             max_per_img=100,
             mask_thr_binary=0.5),
         panoptic=dict(
+            # the instances laid by the fusion and seen by MAM: Kirillov et
+            # al.'s procedure drops low-scoring instances; 0.5 is its
+            # reference implementation's value (detectron2 Panoptic FPN)
+            score_thr=0.5,
             mask_overlap=0.5,
             stuff_area_limit=4096,
             # sec. 3.4: "ties should not be overlapped by person";
