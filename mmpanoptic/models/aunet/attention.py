@@ -13,7 +13,7 @@ from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmpanoptic.ops import roi_sample_geometry, roi_upsample
+from mmpanoptic.ops import roi_axis_footprints, roi_upsample
 from mmpanoptic.registry import MODELS
 
 
@@ -146,7 +146,7 @@ def roi_coverage_counts(rois: Tensor, roi_size: Tuple[int, int],
     """How many RoIs RoIUpsample reaches every pixel from.
 
     A RoI reaches the pixels its sample points scatter to with a non-zero
-    eq. (5) weight (:func:`roi_sample_geometry`, the same geometry as
+    eq. (5) weight (:func:`roi_axis_footprints`, the geometry of
     :func:`roi_upsample`); each RoI counts once per pixel.
 
     Args:
@@ -160,18 +160,13 @@ def roi_coverage_counts(rois: Tensor, roi_size: Tuple[int, int],
         Tensor: (B, 1, H, W) counts, in ``rois``' dtype.
     """
     batch, height, width = (int(v) for v in out_shape)
-    num_pixels = batch * height * width
-    if rois.shape[0] == 0:
-        return rois.new_zeros((batch, 1, height, width))
-    geometry = roi_sample_geometry(rois, tuple(roi_size), (height, width),
-                                   spatial_scale, sampling_ratio)
-    index, reached = geometry['index'], geometry['weight'] > 0
-    roi_ids = torch.arange(
-        rois.shape[0], device=rois.device).view(1, -1, 1, 1).expand_as(index)
-    # distinct (RoI, pixel) pairs: a RoI counts once wherever it lands
-    pairs = torch.unique(roi_ids[reached] * num_pixels + index[reached])
-    counts = torch.bincount(pairs % num_pixels, minlength=num_pixels)
-    return counts.to(rois.dtype).view(batch, 1, height, width)
+    rows, cols = roi_axis_footprints(rois, tuple(roi_size), (height, width),
+                                     spatial_scale, sampling_ratio)
+    image = F.one_hot(rois[:, 0].long(), batch).to(rois.dtype)  # (N, B)
+    # sum over RoIs of (their image) x rows x cols: (B H, N) @ (N, W)
+    image_rows = image[:, :, None] * rows[:, None, :].to(rois.dtype)
+    counts = image_rows.reshape(-1, batch * height).t() @ cols.to(rois.dtype)
+    return counts.view(batch, 1, height, width)
 
 
 def mask_features_to_levels(mask_feats: Tensor,
