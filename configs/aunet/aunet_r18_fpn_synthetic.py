@@ -28,9 +28,11 @@ model = dict(
         anchor_generator=dict(scales=[4])),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=128),
+        # the GN box head's 4 convs at 32 channels keep a training iteration
+        # near the cost of the baseline's 2fc head on CPU (1.7x at 128)
         bbox_head=dict(
             in_channels=128,
-            conv_out_channels=128,
+            conv_out_channels=32,
             fc_out_channels=256,
             num_classes=num_things_classes,
             norm_cfg=norm_cfg),
