@@ -1,8 +1,11 @@
 # Table 1, row "sep": things and stuff from separate models. The BG branch
 # gets its own ResNet-50 + FPN; with no shared parameters, training the sum
-# of the losses is training the two models separately.
+# of the losses is training the two models separately, each at its own loss
+# scale: the BG model's loss weight is 1 (lambda_4 = 0.3 balances the
+# branches of the joint model only).
 _base_ = './aunet-e2e_r50_fpn_1x_coco.py'
 model = dict(
+    loss_weights=dict(rpn=1.0, rcnn=1.0, mask=1.0, seg=1.0),
     bg_backbone=dict(
         type='ResNet',
         depth=50,

@@ -22,10 +22,10 @@ model = dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
         things_as_one_class=False),
+    # area limit of UPSNet's Cityscapes evaluation; no relations given
     test_cfg=dict(
-        rcnn=dict(score_thr=0.5),
-        # area limit of UPSNet's Cityscapes evaluation; no relations given
-        panoptic=dict(stuff_area_limit=2048, category_relations=[])))
+        panoptic=dict(
+            score_thr=0.5, stuff_area_limit=2048, category_relations=[])))
 
 max_epochs = 100
 train_cfg = dict(

@@ -62,11 +62,13 @@ model = dict(
             reduction='none',
             loss_weight=0.5),
         loss_roi=None),
-    # the paper's COCO choices: variant C (App. A.3: B erodes things where
-    # the semantic head leans to stuff) and the 0.75 inference cut-off
-    # (App. B). Synthetic val PQ, one run each, SGD: B 80.5; C 84.4 at cut-off
-    # 0.5, 85.9 at 0.75 (0.3-0.9 checked: 83.3-85.9); C with 0.75 also in
-    # training 84.8. With this file's other settings: B 86.6, C 87.1-87.4
+    # the paper's COCO choices: variant C, s (V + M) (App. A.3: B erodes
+    # things where the semantic head leans to stuff) and the 0.75 inference
+    # cut-off (App. B). Synthetic val PQ of B and of s V + M
+    # ('C-unscaled-mask'), one run each, SGD: B 80.5; s V + M 84.4 at
+    # cut-off 0.5, 85.9 at 0.75 (0.3-0.9 checked: 83.3-85.9), with 0.75 also
+    # in training 84.8. With this file's other settings: B 86.6, s V + M
+    # 87.1-87.4
     potential_head=dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,

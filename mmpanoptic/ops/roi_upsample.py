@@ -227,6 +227,42 @@ def roi_sample_geometry(rois: Tensor, roi_size: Tuple[int, int],
     return dict(index=index, weight=weight, point_scale=point_scale)
 
 
+def roi_axis_footprints(rois: Tensor, roi_size: Tuple[int, int],
+                        out_size: Tuple[int, int], spatial_scale: float,
+                        sampling_ratio: int) -> Tuple[Tensor, Tensor]:
+    """The rows and the columns each RoI's sample points scatter to with a
+    non-zero eq. (5) weight (the geometry of :func:`roi_sample_geometry`).
+    The weights are a row factor times a column factor, so the pixels
+    RoIUpsample reaches from a RoI are the outer product of the two.
+
+    Args:
+        rois, roi_size, out_size, spatial_scale, sampling_ratio: as
+            :func:`roi_sample_geometry`.
+
+    Returns:
+        tuple[Tensor, Tensor]: (N, H) and (N, W) bool.
+    """
+    footprints = []
+    # (first, second coordinate column, bins, map size) of the y and x axes
+    for first, second, bins, size in ((2, 4, roi_size[0], out_size[0]),
+                                      (1, 3, roi_size[1], out_size[1])):
+        start = rois[:, first] * spatial_scale - 0.5  # aligned=True
+        length = (rois[:, second] - rois[:, first]) * spatial_scale
+        low, high, w_low, w_high, _, valid = _axis_sample_points(
+            start, length, bins * sampling_ratio, size)
+        # dropped points and zero weights land in an extra column
+        outside = torch.full_like(low, size)
+        reached = torch.zeros((rois.shape[0], size + 1),
+                              dtype=torch.bool,
+                              device=rois.device)
+        reached.scatter_(1, torch.where(valid & (w_low > 0), low, outside),
+                         True)
+        reached.scatter_(1, torch.where(valid & (w_high > 0), high, outside),
+                         True)
+        footprints.append(reached[:, :size])
+    return footprints[0], footprints[1]
+
+
 def _expand_to_points(roi_feats: Tensor, sampling_ratio: int) -> Tensor:
     """(N, C, m_h, m_w) -> (N, C, s m_h, s m_w): each bin value on its
     ``s x s`` points."""

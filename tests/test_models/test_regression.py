@@ -34,10 +34,13 @@ CONFIGS = {
         {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1}),
     'aunet_r18_fpn_synthetic': (
         'configs/aunet/aunet_r18_fpn_synthetic.py',
-        {'test_cfg.rcnn.score_thr': 0.1}),
+        {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1}),
+    # s V + M: with random weights (scores ~0.2) the config's variant C,
+    # s (V + M), loses every pixel to the stuff channels
     'unifying_r18_fpn_synthetic': (
         'configs/unifying/unifying_r18_fpn_synthetic.py',
-        {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1}),
+        {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1,
+         'potential_head.variant': 'C-unscaled-mask'}),
     'panoptic-fcn_r18_fpn_synthetic': (
         'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py',
         {'test_cfg.panoptic_thing_score_thr': 0.0,

@@ -1,8 +1,9 @@
 # AUNet R50-FPN model (Li et al., CVPR 2019), COCO setting: FG branch Mask
-# R-CNN (mmdet modules; GN in the mask head), BG branch AUNetSemanticHead
-# with PAM + MAM + background reweight (GN), all things as one BG class,
-# joint loss eq. (7) with lambdas {1, 1, 1, 0.3}. Model-only base: the
-# runnable configs add dataset and schedule.
+# R-CNN (mmdet modules; GN in the RPN conv, the box head and the mask head:
+# "GN is added to all of the branches", sec. 3.4), BG branch
+# AUNetSemanticHead with PAM + MAM + background reweight (GN), all things as
+# one BG class, joint loss eq. (7) with lambdas {1, 1, 1, 0.3}. Model-only
+# base: the runnable configs add dataset and schedule.
 norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
 num_things_classes = 80
 num_stuff_classes = 53
@@ -37,9 +38,10 @@ model = dict(
         out_channels=256,
         num_outs=5),
     rpn_head=dict(
-        type='RPNHead',
+        type='NormRPNHead',
         in_channels=256,
         feat_channels=256,  # C_r of PAM
+        norm_cfg=norm_cfg,
         anchor_generator=dict(
             type='AnchorGenerator',
             scales=[8],
@@ -59,12 +61,14 @@ model = dict(
             roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0),
             out_channels=256,
             featmap_strides=[4, 8, 16, 32]),
-        # Mask R-CNN's 2fc box head (the paper follows Mask R-CNN for the FG
-        # branch; this head has no conv to put GN in)
+        # GN in the box head: mmdet's GN box head of Mask R-CNN (4 convs +
+        # 1 fc, configs/gn/mask-rcnn_r50_fpn_gn-all_2x_coco.py)
         bbox_head=dict(
-            type='Shared2FCBBoxHead',
+            type='Shared4Conv1FCBBoxHead',
             in_channels=256,
+            conv_out_channels=256,
             fc_out_channels=1024,
+            norm_cfg=norm_cfg,
             roi_feat_size=7,
             num_classes=num_things_classes,
             bbox_coder=dict(
@@ -99,12 +103,21 @@ model = dict(
         num_levels=4,
         use_pam=True,
         use_mam=True,
+        # one MAM on the merged map: sec. 3.2 writes S_pam (x) P_roi with no
+        # scale index (PAM: S_i (x) P_i in each scale), and MAM's FG map is
+        # "aggregated together" to W' x H' (Fig. 5's upsample arrows)
+        mam_position='merged',
         use_reweight=True,
         rpn_channels=256,
         mask_channels=256,
         norm_cfg=norm_cfg,
+        # averaged over the non-ignored pixels: VOID and padding do not
+        # dilute lambda_4
         loss_seg=dict(
-            type='CrossEntropyLoss', ignore_index=255, loss_weight=1.0)),
+            type='CrossEntropyLoss',
+            ignore_index=255,
+            avg_non_ignore=True,
+            loss_weight=1.0)),
     # the 28 x 28 mask features (+0.1 PQ over 14 x 14 in sec. 4.2.3)
     mask_feature_size=28,
     loss_weights=dict(rpn=1.0, rcnn=1.0, mask=1.0, seg=0.3),  # eq. (7)
@@ -132,12 +145,18 @@ model = dict(
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(
+        # the FG branch "following Mask R-CNN" (sec. 3.4): per-class NMS,
+        # score 0.05, 100 detections (pred_instances, mask/box AP)
         rcnn=dict(
-            score_thr=0.6,
-            nms=dict(type='nms', iou_threshold=0.5, class_agnostic=True),
+            score_thr=0.05,
+            nms=dict(type='nms', iou_threshold=0.5),
             max_per_img=100,
             mask_thr_binary=0.5),
         panoptic=dict(
+            # the instances laid by the fusion and seen by MAM: Kirillov et
+            # al.'s procedure drops low-scoring instances; 0.5 is its
+            # reference implementation's value (detectron2 Panoptic FPN)
+            score_thr=0.5,
             mask_overlap=0.5,
             stuff_area_limit=4096,
             # sec. 3.4: "ties should not be overlapped by person";

@@ -119,7 +119,10 @@ model = dict(
         type='DynamicPotentialHead',
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
-        variant='C'),  # appendix A.3: C on COCO, B on Cityscapes
+        # appendix A.3: C on COCO, B on Cityscapes. C is s (V + M): the
+        # score attenuates unconfident detections (Sec. 3.4.1), mask
+        # included ('C-unscaled-mask' is s V + M)
+        variant='C'),
     panoptic_fusion_head=dict(
         type='UnifyingPanopticHead',
         num_things_classes=num_things_classes,

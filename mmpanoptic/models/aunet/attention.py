@@ -1,17 +1,19 @@
 """AUNet's attention modules: the attention shared by PAM and MAM
 (eq. (1)-(2)), the background reweight (eq. (3)-(4)), PAM (sec. 3.3.1,
 Fig. 3), MAM (sec. 3.3.2, Fig. 5) and the mapping of FG mask features back
-onto the FPN levels with RoIUpsample."""
+onto the FPN levels with RoIUpsample (overlapping RoIs averaged), merged
+into one map for a single MAM."""
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmpanoptic.ops import roi_upsample
+from mmpanoptic.ops import roi_axis_footprints, roi_upsample
 from mmpanoptic.registry import MODELS
 
 
@@ -114,10 +116,11 @@ class ProposalAttention(SpatialBackgroundAttention):
 
 @MODELS.register_module()
 class MaskAttention(SpatialBackgroundAttention):
-    """MAM on one FPN level: the guidance is the C_m x W' x H' map of FG mask
-    features put back at their RoIs by RoIUpsample
-    (:func:`mask_features_to_levels`), so the semantic loss also trains the
-    mask branch. Same attention + reweight as PAM (eq. (1)-(4))."""
+    """MAM: the guidance is the C_m x W' x H' map of FG mask features put
+    back at their RoIs by RoIUpsample (:func:`mask_features_to_levels`,
+    merged over the levels by :func:`merge_level_maps`, or one MAM per
+    level), so the semantic loss also trains the mask branch. Same
+    attention + reweight as PAM (eq. (1)-(4))."""
 
 
 def fpn_levels_of_rois(rois: Tensor, num_levels: int,
@@ -137,14 +140,52 @@ def fpn_levels_of_rois(rois: Tensor, num_levels: int,
     return levels.clamp(min=0, max=num_levels - 1).long()
 
 
+def roi_coverage_counts(rois: Tensor, roi_size: Tuple[int, int],
+                        out_shape: Sequence[int], spatial_scale: float,
+                        sampling_ratio: int = 2) -> Tensor:
+    """How many RoIs RoIUpsample reaches every pixel from.
+
+    A RoI reaches the pixels its sample points scatter to with a non-zero
+    eq. (5) weight (:func:`roi_axis_footprints`, the geometry of
+    :func:`roi_upsample`); each RoI counts once per pixel.
+
+    Args:
+        rois (Tensor): (N, 5) ``(batch_index, x1, y1, x2, y2)``.
+        roi_size (tuple[int, int]): (m_h, m_w) bins per RoI.
+        out_shape (Sequence[int]): ``(B, H, W)``.
+        spatial_scale (float): 1 / stride.
+        sampling_ratio (int): sample points per bin per axis.
+
+    Returns:
+        Tensor: (B, 1, H, W) counts, in ``rois``' dtype.
+    """
+    batch, height, width = (int(v) for v in out_shape)
+    rows, cols = roi_axis_footprints(rois, tuple(roi_size), (height, width),
+                                     spatial_scale, sampling_ratio)
+    image = F.one_hot(rois[:, 0].long(), batch).to(rois.dtype)  # (N, B)
+    # sum over RoIs of (their image) x rows x cols: (B H, N) @ (N, W)
+    image_rows = image[:, :, None] * rows[:, None, :].to(rois.dtype)
+    counts = image_rows.reshape(-1, batch * height).t() @ cols.to(rois.dtype)
+    return counts.view(batch, 1, height, width)
+
+
 def mask_features_to_levels(mask_feats: Tensor,
                             rois: Tensor,
                             level_shapes: Sequence[Tuple[int, int]],
                             strides: Sequence[int],
                             batch_size: int,
                             finest_scale: int = 56,
-                            sampling_ratio: int = 2) -> List[Tensor]:
-    """RoIUpsample FG mask features to the FPN level of their RoI.
+                            sampling_ratio: int = 2
+                            ) -> Tuple[List[Tensor], List[Tensor]]:
+    """RoIUpsample FG mask features to the FPN level of their RoI, the
+    overlapping RoIs of a level averaged.
+
+    RoIUpsample adds what overlapping RoIs put on a pixel. Training feeds
+    MAM every positive RoI (often 5-20 per object) and testing one or two
+    detections per object, so the sum would give one object's guidance a
+    scale that depends on how many RoIs cover it. Each pixel gets the mean
+    of the RoIs that reach it instead (:func:`roi_coverage_counts`): one
+    RoI alone is RoIUpsample's own output, k copies of it give the same.
 
     Args:
         mask_feats (Tensor): (N, C_m, m, m) mask branch features.
@@ -156,16 +197,49 @@ def mask_features_to_levels(mask_feats: Tensor,
         sampling_ratio (int): RoIUpsample points per bin per axis.
 
     Returns:
-        list[Tensor]: per level (B, C_m, H_l, W_l), zero where no RoI of
-        that level reaches.
+        tuple[list[Tensor], list[Tensor]]: per level the guidance
+        (B, C_m, H_l, W_l), zero where no RoI of that level reaches, and
+        the coverage counts (B, 1, H_l, W_l).
     """
     levels = fpn_levels_of_rois(rois, len(level_shapes), finest_scale)
-    maps = []
+    maps, counts = [], []
     for level, ((height, width), stride) in enumerate(
             zip(level_shapes, strides)):
         in_level = levels == level
-        maps.append(
-            roi_upsample(mask_feats[in_level], rois[in_level],
-                         (batch_size, height, width), 1.0 / stride,
-                         sampling_ratio))
-    return maps
+        out_shape = (batch_size, height, width)
+        summed = roi_upsample(mask_feats[in_level], rois[in_level], out_shape,
+                              1.0 / stride, sampling_ratio)
+        count = roi_coverage_counts(rois[in_level], mask_feats.shape[-2:],
+                                    out_shape, 1.0 / stride, sampling_ratio)
+        maps.append(summed / count.clamp(min=1))
+        counts.append(count)
+    return maps, counts
+
+
+def merge_level_maps(maps: Sequence[Tensor],
+                     counts: Sequence[Tensor]) -> Tensor:
+    """The per-level guidance upsampled (bilinear) to the finest level and
+    averaged over the levels that reach each pixel: the single W' x H' FG
+    map of MAM after the levels are merged (sec. 3.3.2, Fig. 5).
+
+    Args:
+        maps (Sequence[Tensor]): per level (B, C_m, H_l, W_l), level 0 the
+            finest (from :func:`mask_features_to_levels`).
+        counts (Sequence[Tensor]): per level (B, 1, H_l, W_l) coverage.
+
+    Returns:
+        Tensor: (B, C_m, H_0, W_0).
+    """
+    size = maps[0].shape[-2:]
+
+    def upsampled(tensor: Tensor) -> Tensor:
+        if tensor.shape[-2:] == size:
+            return tensor
+        return F.interpolate(
+            tensor, size=size, mode='bilinear', align_corners=False)
+
+    merged = sum(upsampled(level_map) for level_map in maps)
+    # how many levels reach each pixel (fractional at upsampled borders)
+    levels_present = sum(
+        upsampled((count > 0).to(merged.dtype)) for count in counts)
+    return merged / levels_present.clamp(min=1)

@@ -1,10 +1,11 @@
 """AUNet: Attention-guided Unified Network (Li et al., CVPR 2019).
 
 FG branch: Mask R-CNN (mmdet's RPNHead + StandardRoIHead with an FCNMaskHead,
-GN heads in the configs). BG branch: :class:`AUNetSemanticHead` on the shared
-FPN features, attended by PAM (RPN features) and MAM (mask features put
-back on the FPN levels by RoIUpsample). Joint loss eq. (7); inference fusion
-:class:`AUNetFusionHead`.
+GN heads in the configs, Mask R-CNN's test settings). BG branch:
+:class:`AUNetSemanticHead` on the shared FPN features, attended by PAM (RPN
+features) and MAM (mask features put back on the FPN levels by RoIUpsample,
+overlapping RoIs averaged, merged into one map). Joint loss eq. (7);
+inference fusion :class:`AUNetFusionHead`.
 """
 import copy
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -18,13 +19,14 @@ from mmdet.models.utils import empty_instances, unpack_gt_instances
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmpanoptic.registry import MODELS
 
 from ..building_blocks.two_stage_panoptic import (TwoStagePanopticBase,
                                                   rename_rpn_losses)
-from .attention import mask_features_to_levels
+from .attention import mask_features_to_levels, merge_level_maps
 
 # eq. (7) lambda_1..4; the COCO setting of sec. 3.4
 COCO_LOSS_WEIGHTS = dict(rpn=1.0, rcnn=1.0, mask=1.0, seg=0.3)
@@ -85,8 +87,9 @@ class AUNet(TwoStagePanopticBase):
         semantic_head (dict): :class:`AUNetSemanticHead` config (PAM / MAM /
             reweight switches live there).
         panoptic_fusion_head (dict): :class:`AUNetFusionHead` config.
-        loss_weights (dict): eq. (7) lambdas ``rpn``, ``rcnn``, ``mask``,
-            ``seg``: COCO {1, 1, 1, 0.3}, Cityscapes {1, 0.75, 1, 1}.
+        loss_weights (dict, optional): eq. (7) lambdas, all four of
+            ``rpn``, ``rcnn``, ``mask``, ``seg``: COCO {1, 1, 1, 0.3}
+            (the default), Cityscapes {1, 0.75, 1, 1}.
         mask_feature_size (int): m of the mask features given to MAM, 14
             (mask head conv features) or 28 (upsampled).
         bg_backbone, bg_neck (dict, optional): a separate backbone + neck
@@ -135,9 +138,23 @@ class AUNet(TwoStagePanopticBase):
             unknown = set(loss_weights) - set(weights)
             if unknown:
                 raise ValueError(f'unknown loss_weights keys {unknown}; '
-                                 f'expected {set(weights)}')
+                                 f'expected {sorted(weights)}')
+            missing = set(weights) - set(loss_weights)
+            if missing:
+                raise ValueError(
+                    f'loss_weights lacks {sorted(missing)}: give all four '
+                    f'eq. (7) lambdas {sorted(weights)} (a partial dict '
+                    'would take the missing ones from the COCO setting)')
             weights.update(loss_weights)
         self.loss_weights = weights
+        if self.semantic_head.things_as_one_class != \
+                self.panoptic_fusion_head.things_as_one_class:
+            raise ValueError(
+                'things_as_one_class differs between semantic_head '
+                f'({self.semantic_head.things_as_one_class}) and '
+                'panoptic_fusion_head '
+                f'({self.panoptic_fusion_head.things_as_one_class}): the '
+                'fusion would read the BG logits in the wrong classes')
         self.mask_feature_size = mask_feature_size
         if (bg_backbone is None) != (bg_neck is None):
             raise ValueError('bg_backbone and bg_neck go together')
@@ -158,18 +175,23 @@ class AUNet(TwoStagePanopticBase):
     def _mask_maps(self, mask_feats: Tensor, rois: Tensor,
                    bg_feats: Sequence[Tensor],
                    batch_size: int) -> Optional[List[Tensor]]:
-        """RoIUpsample the FG mask features onto the BG levels (MAM)."""
+        """RoIUpsample the FG mask features onto the BG levels, overlapping
+        RoIs averaged (MAM's guidance): one map per level, or the levels
+        merged into one with ``mam_position='merged'``."""
         if not self.semantic_head.use_mam:
             return None
         num_levels = self.semantic_head.num_levels
         extractor = self.roi_head.mask_roi_extractor
-        return mask_features_to_levels(
+        maps, counts = mask_features_to_levels(
             mask_feats,
             rois,
             [tuple(f.shape[-2:]) for f in bg_feats[:num_levels]],
             extractor.featmap_strides[:num_levels],
             batch_size,
             finest_scale=extractor.finest_scale)
+        if self.semantic_head.mam_position == 'merged':
+            return [merge_level_maps(maps, counts)]
+        return maps
 
     def _mask_forward(self, x: Sequence[Tensor],
                       rois: Tensor) -> Tuple[Tensor, Tensor]:
@@ -265,18 +287,32 @@ class AUNet(TwoStagePanopticBase):
                 merge_seg_logits: Optional[Callable[[List[Tensor]],
                                                     List[Tensor]]] = None
                 ) -> SampleList:
-        """Panoptic prediction: ``pred_panoptic_seg`` per sample.
+        """Panoptic, semantic and instance prediction.
 
         ``merge_seg_logits`` (optional) is applied to the per-image BG
         logits before the fusion (test-time augmentation:
         :class:`PanopticTTAModel`).
+
+        Returns:
+            list[DetDataSample]: with ``pred_panoptic_seg`` (``sem_seg``
+            (1, H, W): label + instance id * INSTANCE_OFFSET, VOID =
+            num_classes), ``pred_sem_seg`` (1, H, W) labels in the dataset's
+            T + S classes (:func:`semantic_labels`) and ``pred_instances``:
+            the FG branch's detections (Mask R-CNN's test settings) with
+            ``bboxes``, ``scores``, ``labels`` and binary ``masks``, as
+            mmdet's ``CocoMetric`` reads them.
         """
         results_list, seg_preds = self._predict_instances_and_bg(
             batch_inputs, batch_data_samples, rescale)
         if merge_seg_logits is not None:
             seg_preds = merge_seg_logits(seg_preds)
         panoptic = self.panoptic_fusion_head.predict(results_list, seg_preds)
-        return self.add_pred_to_datasample(batch_data_samples, panoptic)
+        for sample, instances, pan in zip(batch_data_samples, results_list,
+                                          panoptic):
+            sample.pred_panoptic_seg = PixelData(sem_seg=pan.sem_seg)
+            sample.pred_sem_seg = PixelData(sem_seg=pan.semantic_labels)
+            sample.pred_instances = instances
+        return batch_data_samples
 
     def predict_semantic_logits(self, batch_inputs: Tensor,
                                 batch_data_samples: SampleList
@@ -300,7 +336,9 @@ class AUNet(TwoStagePanopticBase):
     def _predict_instances_and_bg(self, batch_inputs: Tensor,
                                   batch_data_samples: SampleList,
                                   rescale: bool) -> tuple:
-        """FG detections with masks and per-image BG logits."""
+        """FG detections with masks and per-image BG logits. MAM sees the
+        detections the fusion lays (score >= its ``score_thr``): RoIs on
+        objects, as the positive RoIs it sees in training."""
         batch_img_metas = [s.metainfo for s in batch_data_samples]
         x = self.extract_feat(batch_inputs)
         cls_scores, bbox_preds, rpn_feats, proposals = \
@@ -311,6 +349,8 @@ class AUNet(TwoStagePanopticBase):
             x, batch_img_metas, proposals, rcnn_test_cfg=roi_head.test_cfg,
             rescale=False)
         mask_rois = bbox2roi([res.bboxes for res in results_list])
+        confident = torch.cat([res.scores for res in results_list]) >= \
+            self.panoptic_fusion_head.score_thr
         if mask_rois.shape[0] == 0:
             results_list = empty_instances(
                 batch_img_metas,
@@ -333,7 +373,8 @@ class AUNet(TwoStagePanopticBase):
                 rescale=rescale)
 
         bg_feats = self._bg_features(batch_inputs, x)
-        mask_maps = self._mask_maps(mask_feats, mask_rois, bg_feats,
+        mask_maps = self._mask_maps(mask_feats[confident],
+                                    mask_rois[confident], bg_feats,
                                     len(batch_data_samples))
         seg_preds = self.semantic_head.predict(
             bg_feats,

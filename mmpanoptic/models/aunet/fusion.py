@@ -1,20 +1,22 @@
 """AUNet inference fusion (sec. 3.4): thing masks laid by score with
 category relations (Kirillov et al.'s procedure), then stuff from the BG
-branch.
+branch; the BG branch's semantic segmentation in the dataset's classes.
 
 Pure functions (:func:`resolve_instance_overlaps`,
-:func:`stuff_from_semantic`, :func:`aunet_panoptic_fusion`) and a thin
-registered head that calls them.
+:func:`stuff_from_semantic`, :func:`aunet_panoptic_fusion`,
+:func:`semantic_labels`) and a thin registered head that calls them.
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.models.seg_heads.panoptic_fusion_heads import BasePanopticFusionHead
 from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmpanoptic.registry import MODELS
+
 from ..building_blocks.panoptic_composition import (draw_things,
                                                     lay_things_by_score,
                                                     trim_small_stuff)
@@ -117,16 +119,21 @@ def aunet_panoptic_fusion(masks: Tensor,
                           things_as_one_class: bool = True,
                           overlap_thr: float = 0.5,
                           stuff_area_limit: int = 4096,
-                          relations: Optional[Tensor] = None) -> Tensor:
-    """Things first (:func:`resolve_instance_overlaps`' procedure), the rest
-    from the BG branch; stuff regions below ``stuff_area_limit`` pixels
-    (after the things) and unexplained pixels are VOID (``T + S``).
+                          relations: Optional[Tensor] = None,
+                          score_thr: float = 0.5) -> Tensor:
+    """Things first (:func:`resolve_instance_overlaps`' procedure on the
+    instances scoring at least ``score_thr``), the rest from the BG branch;
+    stuff regions below ``stuff_area_limit`` pixels (after the things) and
+    unexplained pixels are VOID (``T + S``).
 
     Returns:
         Tensor: (H, W) long ``label + instance_id * INSTANCE_OFFSET``.
     """
     stuff = stuff_from_semantic(seg_logits, num_things_classes,
                                 num_stuff_classes, things_as_one_class)
+    confident = scores >= score_thr
+    masks, scores, labels = masks[confident], scores[confident], \
+        labels[confident]
     order = torch.argsort(scores, descending=True, stable=True)
     owner, _ = lay_things_by_score(masks[order].bool(), overlap_thr,
                                    labels[order], relations)
@@ -136,11 +143,44 @@ def aunet_panoptic_fusion(masks: Tensor,
                             stuff_area_limit)
 
 
+def semantic_labels(seg_logits: Tensor, panoptic: Tensor,
+                    num_things_classes: int, num_stuff_classes: int,
+                    things_as_one_class: bool) -> Tensor:
+    """Semantic segmentation of the BG branch in the dataset's ``T + S``
+    classes (``pred_sem_seg``).
+
+    With all ``T + S`` classes it is the BG argmax. With all things as one
+    BG class ("equ") the stuff pixels keep their class and a pixel the BG
+    branch calls "thing" takes the class of the thing the fusion laid there
+    (the FG branch tells the thing classes apart), or, where none was
+    laid, the BG branch's best stuff class.
+
+    Args:
+        seg_logits (Tensor): BG logits, (S + 1, H, W) with
+            ``things_as_one_class``, else (T + S, H, W).
+        panoptic (Tensor): (H, W) :func:`aunet_panoptic_fusion` output.
+
+    Returns:
+        Tensor: (H, W) long labels in ``[0, T + S)``.
+    """
+    if not things_as_one_class:
+        return seg_logits.argmax(0)
+    argmax = seg_logits.argmax(0)
+    labels = seg_logits[:num_stuff_classes].argmax(0) + num_things_classes
+    panoptic_labels = panoptic % INSTANCE_OFFSET
+    on_thing = (argmax == num_stuff_classes) & (
+        panoptic_labels < num_things_classes)
+    return torch.where(on_thing, panoptic_labels, labels)
+
+
 @MODELS.register_module()
 class AUNetFusionHead(BasePanopticFusionHead):
     """Parameter-free fusion of AUNet (sec. 3.4).
 
-    ``test_cfg``: ``mask_overlap`` (0.5), ``stuff_area_limit`` (4096 px),
+    ``test_cfg``: ``score_thr`` (0.5: the instances laid, "removing
+    low-scoring instances" of Kirillov et al.'s procedure, at the value of
+    its reference implementation, detectron2's Panoptic FPN),
+    ``mask_overlap`` (0.5), ``stuff_area_limit`` (4096 px),
     ``category_relations`` (list of ``(front_class, covering_class)`` thing
     label pairs, e.g. ``[(27, 0)]``: a COCO tie is never covered by a
     person) and ``mask_thr_binary`` (0.5).
@@ -166,6 +206,7 @@ class AUNetFusionHead(BasePanopticFusionHead):
             **kwargs)
         self.things_as_one_class = things_as_one_class
         cfg = self.test_cfg or {}
+        self.score_thr = cfg.get('score_thr', 0.5)
         self.relations = relation_matrix(
             cfg.get('category_relations', []), num_things_classes)
 
@@ -175,7 +216,8 @@ class AUNetFusionHead(BasePanopticFusionHead):
 
     def predict(self, mask_results_list: List[InstanceData],
                 seg_preds_list: List[Tensor], **kwargs) -> List[PixelData]:
-        """Per image ``PixelData(sem_seg=(1, H, W) int)``."""
+        """Per image ``PixelData(sem_seg=(1, H, W) int)`` panoptic map, with
+        ``semantic_labels`` (1, H, W) long (:func:`semantic_labels`)."""
         cfg = self.test_cfg or {}
         results = []
         for instances, seg_logits in zip(mask_results_list, seg_preds_list):
@@ -187,8 +229,13 @@ class AUNetFusionHead(BasePanopticFusionHead):
                 self.num_things_classes,
                 self.num_stuff_classes,
                 things_as_one_class=self.things_as_one_class,
+                score_thr=self.score_thr,
                 overlap_thr=cfg.get('mask_overlap', 0.5),
                 stuff_area_limit=cfg.get('stuff_area_limit', 4096),
                 relations=self.relations.to(seg_logits.device))
-            results.append(PixelData(sem_seg=pan[None].int()))
+            sem = semantic_labels(seg_logits, pan, self.num_things_classes,
+                                  self.num_stuff_classes,
+                                  self.things_as_one_class)
+            results.append(
+                PixelData(sem_seg=pan[None].int(), semantic_labels=sem[None]))
         return results

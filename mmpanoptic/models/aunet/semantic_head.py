@@ -29,14 +29,20 @@ def things_to_one_class(gt_sem_seg: Tensor, num_things_classes: int,
                        labels)
 
 
+MAM_POSITIONS = ('merged', 'per_level')
+
+
 @MODELS.register_module()
 class AUNetSemanticHead(BaseSemanticHead):
-    """BG branch of AUNet with PAM and MAM on every FPN level.
+    """BG branch of AUNet with PAM on every FPN level and MAM.
 
     Per level i: ``S_i = conv3x3(x_i)``, PAM with the RPN feature P_i
-    (eq. (1)-(4)), ``S_pam,i = conv3x3(S''_i)`` (Fig. 3), MAM with the
-    RoIUpsample'd FG mask features (Fig. 5), then all levels are upsampled to
-    the finest one and summed (Fig. 2) and a 1x1 conv gives the logits.
+    (eq. (1)-(4)), ``S_pam,i = conv3x3(S''_i)`` (Fig. 3); the levels are
+    upsampled to the finest one and summed (Fig. 2), MAM attends the merged
+    ``S_pam`` with the RoIUpsample'd FG mask features merged the same way
+    (``S_pam (x) P_roi``, sec. 3.2; Fig. 5), and a 1x1 conv gives the
+    logits. With ``mam_position='per_level'`` MAM runs on every level
+    before the merge instead.
 
     Args:
         num_things_classes (int): T.
@@ -49,13 +55,19 @@ class AUNetSemanticHead(BaseSemanticHead):
         num_levels (int): FPN levels used (P2-P5).
         use_pam (bool): Proposal Attention Module on.
         use_mam (bool): Mask Attention Module on.
+        mam_position (str): 'merged' (one MAM on the merged W' x H' map:
+            sec. 3.2 writes ``S_pam (x) P_roi`` with no scale index, while
+            PAM is ``S_i (x) P_i`` "in each scale") or 'per_level' (one
+            MAM per FPN level on the RoIs assigned to it).
         use_reweight (bool): background reweight in PAM and MAM ("rewt").
         rpn_channels (int): C_r, RPN conv channels.
         mask_channels (int): C_m, mask branch feature channels.
         attention_hidden_channels (int, optional): C'_r / C'_m (not given in
             the paper; ``C_r // 4`` by default).
         norm_cfg (dict): GN in all branch heads (sec. 3.4).
-        loss_seg (dict): semantic loss (CE, ignore 255).
+        loss_seg (dict): semantic loss (CE, ignore 255, averaged over the
+            non-ignored pixels so that VOID and padding do not dilute
+            lambda_4).
     """
 
     def __init__(self,
@@ -67,6 +79,7 @@ class AUNetSemanticHead(BaseSemanticHead):
                  num_levels: int = 4,
                  use_pam: bool = True,
                  use_mam: bool = True,
+                 mam_position: str = 'merged',
                  use_reweight: bool = True,
                  rpn_channels: int = 256,
                  mask_channels: int = 256,
@@ -76,8 +89,12 @@ class AUNetSemanticHead(BaseSemanticHead):
                  loss_seg: ConfigType = dict(
                      type='CrossEntropyLoss',
                      ignore_index=255,
+                     avg_non_ignore=True,
                      loss_weight=1.0),
                  init_cfg: OptMultiConfig = None) -> None:
+        if mam_position not in MAM_POSITIONS:
+            raise ValueError(f'mam_position must be one of {MAM_POSITIONS}, '
+                             f'got {mam_position!r}')
         num_classes = num_stuff_classes + 1 if things_as_one_class else \
             num_things_classes + num_stuff_classes
         super().__init__(
@@ -91,6 +108,7 @@ class AUNetSemanticHead(BaseSemanticHead):
         self.num_levels = num_levels
         self.use_pam = use_pam
         self.use_mam = use_mam
+        self.mam_position = mam_position
 
         def conv3x3(in_ch):
             return ConvModule(
@@ -117,14 +135,19 @@ class AUNetSemanticHead(BaseSemanticHead):
                 dict(
                     type='MaskAttention',
                     guide_channels=mask_channels,
-                    **attention)) for _ in range(num_levels)) if use_mam \
-            else None
+                    **attention))
+            for _ in range(self.num_mask_maps)) if use_mam else None
         self.conv_logits = nn.Conv2d(feat_channels, self.num_classes, 1)
 
     def init_weights(self) -> None:
         super().init_weights()
         nn.init.normal_(self.conv_logits.weight, 0, 0.01)
         nn.init.zeros_(self.conv_logits.bias)
+
+    @property
+    def num_mask_maps(self) -> int:
+        """Guidance maps MAM takes: 1 (merged) or one per level."""
+        return 1 if self.mam_position == 'merged' else self.num_levels
 
     def forward(self,
                 x: Sequence[Tensor],
@@ -137,7 +160,9 @@ class AUNetSemanticHead(BaseSemanticHead):
             rpn_feats (Sequence[Tensor], optional): P_l (B, C_r, H_l, W_l),
                 needed with PAM.
             mask_maps (Sequence[Tensor], optional): RoIUpsample'd mask
-                features (B, C_m, H_l, W_l), needed with MAM.
+                features, needed with MAM: one (B, C_m, H_0, W_0) map
+                (``mam_position='merged'``) or one (B, C_m, H_l, W_l) per
+                level.
 
         Returns:
             dict: ``seg_preds`` (B, num_classes, H_0, W_0) logits at the
@@ -151,9 +176,13 @@ class AUNetSemanticHead(BaseSemanticHead):
             raise ValueError('PAM is on: pass the RPN features of every '
                              'level (rpn_feats)')
         if self.use_mam and (mask_maps is None
-                             or len(mask_maps) < self.num_levels):
-            raise ValueError('MAM is on: pass the RoIUpsample\'d mask '
-                             'features of every level (mask_maps)')
+                             or len(mask_maps) != self.num_mask_maps):
+            raise ValueError(
+                f'MAM is on ({self.mam_position}): pass '
+                f'{self.num_mask_maps} RoIUpsample\'d mask feature map(s) '
+                f'(mask_maps), got '
+                f'{None if mask_maps is None else len(mask_maps)}')
+        per_level_mam = self.use_mam and self.mam_position == 'per_level'
         target_size = x[0].shape[-2:]
         seg_feats = 0
         for level in range(self.num_levels):
@@ -162,7 +191,7 @@ class AUNetSemanticHead(BaseSemanticHead):
                 feat = self.proposal_attentions[level](feat,
                                                        rpn_feats[level])
             feat = self.attended_convs[level](feat)  # S_pam
-            if self.use_mam:
+            if per_level_mam:
                 feat = self.mask_attentions[level](feat, mask_maps[level])
             if feat.shape[-2:] != target_size:
                 feat = F.interpolate(
@@ -171,6 +200,8 @@ class AUNetSemanticHead(BaseSemanticHead):
                     mode='bilinear',
                     align_corners=False)
             seg_feats = seg_feats + feat
+        if self.use_mam and not per_level_mam:
+            seg_feats = self.mask_attentions[0](seg_feats, mask_maps[0])
         return dict(
             seg_preds=self.conv_logits(seg_feats), seg_feats=seg_feats)
 
@@ -187,7 +218,8 @@ class AUNetSemanticHead(BaseSemanticHead):
     def loss_by_feat(self, seg_preds: Tensor,
                      batch_data_samples: SampleList) -> Dict[str, Tensor]:
         """CE between logits upsampled to the padded input size and the
-        labels (255 ignored)."""
+        labels (255 ignored; ``loss_seg`` averages over the rest with
+        ``avg_non_ignore=True``)."""
         targets = self.semantic_targets(batch_data_samples)
         seg_preds = F.interpolate(
             seg_preds,
@@ -222,4 +254,5 @@ class AUNetSemanticHead(BaseSemanticHead):
 
     def extra_repr(self) -> str:
         return (f'things_as_one_class={self.things_as_one_class}, '
-                f'use_pam={self.use_pam}, use_mam={self.use_mam}')
+                f'use_pam={self.use_pam}, use_mam={self.use_mam}, '
+                f'mam_position={self.mam_position}')

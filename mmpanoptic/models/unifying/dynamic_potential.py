@@ -7,9 +7,16 @@ the pasted instance mask (eq. (1)-(2), Fig. 4), 0 outside:
 
 - variant ``'A'`` (UPSNet-style): ``V_i(c_k) [+ M_i(k)]``, no score;
 - variant ``'B'``: ``s_k V_i(c_k) [* M_i(k)]`` (the paper's Cityscapes choice);
-- variant ``'C'``: ``s_k V_i(c_k) [+ M_i(k)]`` (the paper's COCO choice).
+- variant ``'C'``: ``s_k (V_i(c_k) [+ M_i(k)])`` (the paper's COCO choice);
+- variant ``'C-unscaled-mask'``: ``s_k V_i(c_k) [+ M_i(k)]``, the mask added
+  after the score.
 
-Without masks B and C are both eq. (1).
+The paper's eq. (2) lost its operator placement in print; its stated
+purpose of the score, "unconfident detections will be attenuated by its
+score" (Sec. 3.4.1), holds for ``s (V + M)``: with ``s V + M`` a confident
+mask lifts a detection of any score above every stuff probability.
+
+Without masks B and both C are eq. (1).
 """
 from typing import Optional
 
@@ -22,7 +29,7 @@ from mmpanoptic.registry import MODELS
 
 from ..building_blocks.mask_paste import box_region_masks, paste_masks
 
-POTENTIAL_VARIANTS = ('A', 'B', 'C')
+POTENTIAL_VARIANTS = ('A', 'B', 'C', 'C-unscaled-mask')
 
 
 def dynamic_potential(semantic_probs: Tensor,
@@ -51,7 +58,7 @@ def dynamic_potential(semantic_probs: Tensor,
         mask_probs (Tensor, optional): (D, h, w) RoI mask probabilities of
             each detection's class (e.g. 28 x 28); pasted into the boxes
             (``M``, 0 outside) by :func:`paste_masks`.
-        variant (str): 'A', 'B' or 'C'.
+        variant (str): 'A', 'B', 'C' or 'C-unscaled-mask'.
         chunk_size (int): detections processed together.
 
     Returns:
@@ -86,9 +93,9 @@ def dynamic_potential(semantic_probs: Tensor,
         chunk = slice(start, min(start + chunk_size, num_dets))
         inside = box_region_masks(boxes[chunk], height, width, stride)
         thing_potential = semantic_probs[labels[chunk]]  # V_i(c_k)
-        if variant != 'A':
-            thing_potential = scores[chunk, None, None] * \
-                thing_potential  # eq. (1)
+        score = scores[chunk, None, None]
+        if variant in ('B', 'C-unscaled-mask'):
+            thing_potential = score * thing_potential  # eq. (1)
         if mask_probs is not None:
             masks = paste_masks(mask_probs[chunk], boxes[chunk], height, width,
                                 stride)
@@ -96,6 +103,8 @@ def dynamic_potential(semantic_probs: Tensor,
                 thing_potential = thing_potential * masks  # eq. (2), product
             else:
                 thing_potential = thing_potential + masks  # eq. (2), sum
+        if variant == 'C':
+            thing_potential = score * thing_potential  # eq. (1)-(2): s (V+M)
         potential[chunk] = thing_potential * inside
     potential[num_dets:] = semantic_probs[
         num_things_classes:]  # whole-image boxes
@@ -111,8 +120,9 @@ class DynamicPotentialHead(BaseModule):
         num_things_classes (int): N_th.
         num_stuff_classes (int): N_st.
         variant (str): 'A' (UPSNet-style, no score), 'B' (multiply by the
-            pasted masks, Cityscapes) or 'C' (add them, COCO). Without masks
-            B and C are equal. Defaults to 'B'.
+            pasted masks, Cityscapes), 'C' (add them, then the score: ``s
+            (V + M)``, COCO) or 'C-unscaled-mask' (``s V + M``). Without
+            masks B and both C are equal. Defaults to 'B'.
         init_cfg (dict, optional): unused (no parameters).
     """
 

@@ -76,7 +76,7 @@ def full_resolution_logits(panoptic_logits: Tensor,
     upsampled semantic logits: the probabilities the semantic loss trains
     (it is computed on upsampled logits) and the ones whose argmax is
     ``pred_sem_seg``. Upsampling the 1/4 probabilities instead spreads each
-    class boundary over a stride-wide band, and variant C (``s V + M``)
+    class boundary over a stride-wide band, and variant C (``s (V + M)``)
     then widens things into it. Thing boundaries follow the 28x28 masks,
     the boxes and the semantic boundary instead of a 4x4-pixel grid.
 
@@ -91,7 +91,7 @@ def full_resolution_logits(panoptic_logits: Tensor,
             softmax of which is ``V``).
         boxes (Tensor): (D, 4) in input pixels. scores, labels (Tensor): (D,).
         mask_probs (Tensor, optional): (D, m, m) mask probabilities.
-        variant (str): the potential's variant ('A', 'B' or 'C').
+        variant (str): the potential's variant (:func:`dynamic_potential`).
         valid_size (tuple[int, int]): image size inside the padded input.
         stride (int): input pixels per pixel of the maps.
         channels (tuple[int, int], optional): the channel range

@@ -80,10 +80,13 @@ class UnifyingPanopticHead(BasePanopticFusionHead):
     - ``inference``: 'argmax' (the paper's model: argmax of ``P``) or
       'heuristic' (Table 1, C1 and D1: mmdet's heuristic merger of the
       instance masks and the semantic segmentation).
-    - ``score_thr``: cut-off of the detections fed to the panoptic
-      submodule (0.5 Cityscapes, 0.75 COCO).
-    - ``stuff_area_limit``: appendix C trimming of small stuff segments
-      (0 = off).
+    - ``score_thr`` (required): cut-off of the detections fed to the
+      panoptic submodule; the paper's are 0.5 on Cityscapes and 0.75 on
+      COCO (appendix B), so there is no default.
+    - ``stuff_area_limit`` (required): appendix C trimming of small stuff
+      segments, the paper's evaluation default ("unless specified
+      otherwise") at a value it does not give (UPSNet's: 4096 px COCO,
+      2048 px Cityscapes); 0 turns it off.
     - ``full_resolution_things``: evaluate the potential at input
       resolution (:func:`full_resolution_argmax`) instead of upsampling
       ``P`` from 1/4: sharper thing boundaries, but every channel is
@@ -109,12 +112,22 @@ class UnifyingPanopticHead(BasePanopticFusionHead):
             loss_panoptic=None,
             init_cfg=init_cfg)
         cfg = dict(test_cfg or {})
+        missing = [
+            key for key in ('score_thr', 'stuff_area_limit') if key not in cfg
+        ]
+        if missing:
+            raise ValueError(
+                f'test_cfg.panoptic lacks {missing}: the detection cut-off '
+                'is dataset-dependent (the paper: 0.75 COCO, 0.5 '
+                'Cityscapes) and small stuff is trimmed by default '
+                '(appendix C; e.g. 4096 px COCO, 2048 px Cityscapes, 0 '
+                'for no trimming)')
         self.inference = cfg.get('inference', 'argmax')
         if self.inference not in INFERENCE_MODES:
             raise ValueError(f'test_cfg.panoptic.inference must be one of '
                              f'{INFERENCE_MODES}, got {self.inference!r}')
-        self.score_thr = cfg.get('score_thr', 0.5)
-        self.stuff_area_limit = cfg.get('stuff_area_limit', 0)
+        self.score_thr = cfg['score_thr']
+        self.stuff_area_limit = cfg['stuff_area_limit']
         self.full_resolution_things = cfg.get('full_resolution_things', False)
         self.heuristic_fusion = None
         if self.inference == 'heuristic':

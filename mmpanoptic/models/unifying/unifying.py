@@ -5,7 +5,8 @@ Backbone + SE-FPN, a semantic submodule (UPSNet's head with GN), a Faster
 (or Mask) R-CNN detection submodule, and the panoptic submodule: the dynamic
 potential head (eq. (1)-(2)) and the dense instance affinity head
 (eq. (3)-(4)), trained end to end with the panoptic matching loss (eq. (5))
-on *predicted* detections (appendix A.4). Inference is the argmax of the
+on *predicted* detections (appendix A.4; the GT boxes at score 1.0 of
+Table H's top row are an option). Inference is the argmax of the
 panoptic logits, with no heuristics (optionally mmdet's heuristic merger,
 for the ablation models C1 and D1 of Table 1).
 """
@@ -26,6 +27,9 @@ from mmpanoptic.registry import MODELS
 from ..building_blocks.two_stage_panoptic import TwoStagePanopticBase
 from .full_resolution import full_resolution_logits
 from .panoptic_matching import majority_downsample_targets
+
+# the detections the panoptic submodule is trained on (appendix A.4, Table H)
+TRAIN_DETECTIONS = ('predicted', 'ground_truth')
 
 
 @MODELS.register_module()
@@ -51,10 +55,13 @@ class UnifyingPanopticSegmentor(TwoStagePanopticBase):
         train_cfg (dict): mmdet's ``rpn``, ``rpn_proposal``, ``rcnn`` and,
             with a panoptic loss, ``panoptic``: the R-CNN test settings
             (``score_thr``, ``nms``, ``max_per_img``) of the detections fed
-            to the panoptic submodule during training, and
-            ``full_resolution`` (default False): the matching loss on ``P``
-            at input resolution as ``full_resolution_argmax`` evaluates it
-            (small inputs only: D + N_st full-size maps per image).
+            to the panoptic submodule during training, ``detections``
+            ('predicted', the default and the paper's model, or
+            'ground_truth': the GT boxes at score 1.0, the top row of
+            Table H) and ``full_resolution`` (default False): the matching
+            loss on ``P`` at input resolution as ``full_resolution_argmax``
+            evaluates it (small inputs only: D + N_st full-size maps per
+            image).
         test_cfg (dict): mmdet's ``rpn``, ``rcnn`` (detections in
             ``pred_instances``) and ``panoptic``: the
             :class:`UnifyingPanopticHead` settings.
@@ -110,12 +117,18 @@ class UnifyingPanopticSegmentor(TwoStagePanopticBase):
                              'max_per_img of the detections fed to the '
                              'panoptic submodule in training) is required '
                              'with loss_panoptic')
+        panoptic_train_cfg = dict((train_cfg or {}).get('panoptic', {}))
         # the matching loss on P at input resolution, computed as
         # full_resolution_argmax computes it at inference (instead of on
         # the 1/4 grid with majority-downsampled targets)
         self.full_resolution_loss = bool(
-            (train_cfg or {}).get('panoptic', {}).get('full_resolution',
-                                                      False))
+            panoptic_train_cfg.get('full_resolution', False))
+        self.train_detections = panoptic_train_cfg.get(
+            'detections', 'predicted')
+        if self.train_detections not in TRAIN_DETECTIONS:
+            raise ValueError(
+                f'train_cfg.panoptic.detections must be one of '
+                f'{TRAIN_DETECTIONS}, got {self.train_detections!r}')
         if self.panoptic_fusion_head.inference == 'heuristic' and \
                 not self.roi_head.with_mask:
             raise ValueError("test_cfg.panoptic.inference='heuristic' needs "
@@ -138,8 +151,31 @@ class UnifyingPanopticSegmentor(TwoStagePanopticBase):
             rescale=False)
         for det in detections:
             det.bboxes = get_box_tensor(det.bboxes)
+        return detections, self._add_mask_probs(x, detections)
+
+    def _gt_detections(self, x: Tuple[Tensor],
+                       batch_data_samples: SampleList) -> List[InstanceData]:
+        """The GT boxes as detections at score 1.0 (Table H, top row), with
+        the mask head's probabilities on them when there is a mask head."""
+        detections = []
+        for sample in batch_data_samples:
+            gt = sample.gt_instances
+            bboxes = get_box_tensor(gt.bboxes)
+            detections.append(
+                InstanceData(
+                    bboxes=bboxes,
+                    scores=bboxes.new_ones(bboxes.shape[0]),
+                    labels=gt.labels))
+        self._add_mask_probs(x, detections)
+        return detections
+
+    def _add_mask_probs(self, x: Tuple[Tensor],
+                        detections: List[InstanceData]) -> list:
+        """Adds ``mask_probs`` (D, s, s) of each detection's class to the
+        detections (with a mask head); returns per image the raw mask
+        logits (D, K, s, s), None without masks."""
         if not self.roi_head.with_mask:
-            return detections, [None] * len(detections)
+            return [None] * len(detections)
         rois = bbox2roi([det.bboxes.detach() for det in detections])
         if rois.shape[0] == 0:
             mask_preds = x[0].new_zeros((0, 1, 1, 1))
@@ -151,7 +187,7 @@ class UnifyingPanopticSegmentor(TwoStagePanopticBase):
                 if preds.shape[1] == 1 else det.labels
             rows = torch.arange(len(det), device=preds.device)
             det.mask_probs = preds[rows, channel].sigmoid()
-        return detections, list(mask_preds)
+        return list(mask_preds)
 
     # --------------------------------------------------------------- shapes
     @staticmethod
@@ -202,11 +238,16 @@ class UnifyingPanopticSegmentor(TwoStagePanopticBase):
             self.semantic_head.loss_by_feat(seg_preds, batch_data_samples))
 
         if self.loss_panoptic is not None:
-            # appendix A.4: the panoptic submodule sees predicted detections
-            detection_cfg = ConfigDict(self.train_cfg.panoptic)
-            detection_cfg.pop('full_resolution', None)
-            detections, _ = self._detect(x, batch_img_metas, proposals,
-                                         detection_cfg)
+            if self.train_detections == 'ground_truth':
+                detections = self._gt_detections(x, batch_data_samples)
+            else:
+                # appendix A.4: the panoptic submodule sees predicted
+                # detections
+                detection_cfg = ConfigDict(self.train_cfg.panoptic)
+                detection_cfg.pop('full_resolution', None)
+                detection_cfg.pop('detections', None)
+                detections, _ = self._detect(x, batch_img_metas, proposals,
+                                             detection_cfg)
             losses['loss_panoptic'] = self._panoptic_loss(
                 x, seg_preds, detections, batch_data_samples)
         return losses

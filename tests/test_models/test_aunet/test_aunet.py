@@ -1,6 +1,8 @@
 """AUNet detector: loss / predict on CPU for the synthetic and COCO-sized
 configs (tiny inputs), gradients of the semantic loss through PAM and MAM,
-eq. (7) weighting, the "sep" baseline and the configs of configs/aunet."""
+eq. (7) weighting, the "sep" baseline, the FG branch's Mask R-CNN test
+settings and GN heads, the outputs the metrics read and the configs of
+configs/aunet."""
 import copy
 import glob
 import os.path as osp
@@ -32,6 +34,7 @@ def _small_detection(model_cfg):
     model_cfg.train_cfg.rcnn.sampler.num = 32
     model_cfg.test_cfg.rpn.update(nms_pre=200, max_per_img=50)
     model_cfg.test_cfg.rcnn.score_thr = 0.0  # random init: keep detections
+    model_cfg.test_cfg.panoptic.score_thr = 0.0
     return model_cfg
 
 
@@ -71,7 +74,24 @@ def _loss_and_predict(model_cfg, size, num_classes):
         # instance ids only on thing labels
         assert (labels[pan >= INSTANCE_OFFSET] <
                 model.num_things_classes).all()
+        _check_semantic_and_instances(result, model, size)
     return model, losses, results
+
+
+def _check_semantic_and_instances(result, model, size):
+    """``pred_sem_seg`` in the dataset's classes (mIoU) and the FG
+    branch's ``pred_instances`` with binary masks (mmdet's CocoMetric)."""
+    sem = result.pred_sem_seg.sem_seg
+    assert sem.shape == (1, size, size) and not sem.is_floating_point()
+    assert sem.min() >= 0 and sem.max() < model.num_classes
+    instances = result.pred_instances
+    num = len(instances)
+    assert num <= model.roi_head.test_cfg.max_per_img
+    assert instances.bboxes.shape == (num, 4)
+    assert instances.masks.shape == (num, size, size)
+    assert instances.masks.dtype == torch.bool
+    assert (instances.labels < model.num_things_classes).all()
+    assert (instances.scores >= model.roi_head.test_cfg.score_thr).all()
 
 
 def test_synthetic_config_loss_and_predict():
@@ -114,7 +134,7 @@ def _seg_loss_grads(use_pam, use_mam, mask_feature_size=28):
     model.init_weights()
     losses = model(**_batch(model, 64, 4, True), mode='loss')
     losses['loss_seg'].backward()
-    rpn_grad = model.rpn_head.rpn_conv.weight.grad
+    rpn_grad = model.rpn_head.rpn_conv.conv.weight.grad
     mask_grad = model.roi_head.mask_head.convs[0].conv.weight.grad
     return rpn_grad, mask_grad
 
@@ -152,6 +172,129 @@ def test_joint_loss_weights_eq_7():
         bad = copy.deepcopy(cfg)
         bad.loss_weights = dict(semantic=1.)
         MODELS.build(bad)
+    # a partial dict would take the missing lambdas from the COCO setting
+    with pytest.raises(ValueError, match=r"lacks \['mask', 'rcnn', 'rpn'\]"):
+        bad = copy.deepcopy(cfg)
+        bad.loss_weights = dict(seg=1.)
+        MODELS.build(bad)
+
+
+def test_things_as_one_class_must_agree_between_heads():
+    """The fusion reads the BG logits as S + 1 or T + S classes: a
+    mismatch with the semantic head would misread every pixel."""
+    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg.panoptic_fusion_head.things_as_one_class = False
+    with pytest.raises(ValueError, match='things_as_one_class differs'):
+        MODELS.build(cfg)
+
+
+def test_sep_trains_its_bg_model_at_its_own_loss_scale():
+    """lambda_4 = 0.3 balances the branches of one joint model; the
+    separate BG model of "sep" trains at weight 1."""
+    assert _cfg('aunet-sep_r50_fpn_1x_coco.py').model.loss_weights == dict(
+        rpn=1.0, rcnn=1.0, mask=1.0, seg=1.0)
+    for name in ('aunet-e2e_r50_fpn_1x_coco.py', 'aunet_r50_fpn_1x_coco.py'):
+        assert _cfg(name).model.loss_weights.seg == 0.3
+
+
+def test_gn_in_the_rpn_conv_and_the_box_head():
+    """Sec. 3.4: "Group Normalization is added to all of the branches":
+    the RPN conv (whose feature guides PAM) and the box head too."""
+    from mmcv.cnn import ConvModule
+    from torch.nn import GroupNorm
+
+    from mmpanoptic.models.aunet.aunet import rpn_forward_with_features
+    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    model = MODELS.build(cfg)
+    model.init_weights()
+    conv = model.rpn_head.rpn_conv
+    assert isinstance(conv, ConvModule) and isinstance(conv.norm, GroupNorm)
+    bbox_head = model.roi_head.bbox_head
+    assert len(bbox_head.shared_convs) == 4
+    assert all(isinstance(m.norm, GroupNorm) for m in bbox_head.shared_convs)
+    x = [torch.randn(1, 128, s, s) for s in (16, 8, 4, 2, 1)]
+    cls_scores, bbox_preds, rpn_feats = rpn_forward_with_features(
+        model.rpn_head, x)
+    expected_cls, expected_bbox = model.rpn_head(x)
+    for level in range(5):
+        torch.testing.assert_close(cls_scores[level], expected_cls[level])
+        torch.testing.assert_close(bbox_preds[level], expected_bbox[level])
+        # P_i = ReLU(GN(conv3x3(x_i)))
+        torch.testing.assert_close(
+            rpn_feats[level],
+            torch.relu(conv.norm(conv.conv(x[level]))))
+    for name in ('aunet_r50_fpn_1x_coco.py', 'aunet_r50_fpn_cityscapes.py'):
+        model_cfg = _cfg(name).model
+        assert model_cfg.rpn_head.norm_cfg.type == 'GN'
+        assert model_cfg.roi_head.bbox_head.type == 'Shared4Conv1FCBBoxHead'
+        assert model_cfg.roi_head.bbox_head.norm_cfg.type == 'GN'
+
+
+@pytest.mark.parametrize('name', [
+    'aunet_r50_fpn_1x_coco.py', 'aunet_r50_fpn_cityscapes.py',
+    'aunet_r18_fpn_synthetic.py', 'aunet-sep_r50_fpn_1x_coco.py'
+])
+def test_fg_branch_tests_as_mask_rcnn(name):
+    """Sec. 3.4: the FG branch follows Mask R-CNN: per-class NMS 0.5, score
+    0.05, 100 detections (pred_instances, AP); the fusion's own cut-off
+    picks the instances it lays."""
+    test_cfg = _cfg(name).model.test_cfg
+    assert test_cfg.rcnn.score_thr == 0.05
+    assert test_cfg.rcnn.nms.iou_threshold == 0.5
+    assert not test_cfg.rcnn.nms.get('class_agnostic', False)
+    assert test_cfg.rcnn.max_per_img == 100
+    assert test_cfg.panoptic.score_thr == 0.5
+
+
+def test_mam_at_test_sees_the_detections_the_fusion_lays():
+    """Training feeds MAM positive RoIs (on objects); at test it gets the
+    detections scoring at least the fusion's cut-off, not Mask R-CNN's
+    0.05 ones."""
+    cfg = _cfg('aunet_r18_fpn_synthetic.py')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    batch = _batch(model, 64, 4, False)
+    with torch.no_grad():
+        results = model(**copy.deepcopy(batch), mode='predict')
+    scores = torch.cat([r.pred_instances.scores for r in results])
+    # a cut-off between the random model's scores: both kinds are present
+    model.panoptic_fusion_head.score_thr = float(scores.median())
+    num_confident = int((scores >= scores.median()).sum())
+    assert 0 < num_confident < len(scores)
+    seen = []
+    mask_maps = model._mask_maps
+
+    def spy(mask_feats, rois, *args):
+        seen.append(rois.clone())
+        return mask_maps(mask_feats, rois, *args)
+
+    model._mask_maps = spy
+    with torch.no_grad():
+        results = model(**batch, mode='predict')
+    assert len(seen) == 1 and seen[0].shape[0] == num_confident
+    for result in results:
+        _check_semantic_and_instances(result, model, 64)
+
+
+def test_mam_guidance_of_one_object_has_one_scale():
+    """Eight positive RoIs on one object (training) and its single
+    detection (test) give MAM guidance of the same scale."""
+    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.eval()
+    x = model.extract_feat(torch.randn(1, 3, 128, 128))
+    box = torch.tensor([[0, 20., 24., 84., 80.]])
+    rois = box.repeat(8, 1)
+    rois[1:, 1:] += torch.linspace(-3, 3, 7)[:, None]
+    with torch.no_grad():
+        _, feats = model._mask_forward(x, box)
+        test = model._mask_maps(feats, box, x, 1)[0]
+        train = model._mask_maps(feats.expand(8, -1, -1, -1), rois, x, 1)[0]
+    inner = (slice(None), slice(None), slice(8, 18), slice(7, 19))
+    ratio = train[inner].abs().mean() / test[inner].abs().mean()
+    assert 0.8 < ratio < 1.25, float(ratio)
 
 
 def test_sep_baseline_uses_its_own_bg_backbone():
@@ -193,6 +336,9 @@ def test_all_aunet_configs_build():
             assert (head.use_pam, head.use_mam,
                     head.use_reweight) == expected[name], name
         assert cfg.model.type == 'AUNet'
+        assert head.mam_position == 'merged'
+        assert head.loss_seg.avg_non_ignore, name
+        assert set(cfg.model.loss_weights) == {'rpn', 'rcnn', 'mask', 'seg'}
     # the structurally different ones are built (the others are built by
     # the loss/predict tests above)
     sep = MODELS.build(_cfg('aunet-sep_r50_fpn_1x_coco.py').model)

@@ -1,5 +1,6 @@
 """AUNet fusion: masks laid by score with category relations (Kirillov et
-al.'s procedure) and stuff from the BG branch, on hand-made masks."""
+al.'s procedure) above a score cut-off and stuff from the BG branch, and
+the semantic labels, on hand-made masks."""
 import pytest
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
@@ -9,6 +10,7 @@ from mmpanoptic.models.aunet.fusion import (AUNetFusionHead,
                                             aunet_panoptic_fusion,
                                             relation_matrix,
                                             resolve_instance_overlaps,
+                                            semantic_labels,
                                             stuff_from_semantic)
 
 PERSON, TIE, CAR = 0, 1, 2
@@ -241,3 +243,63 @@ def test_without_relations_equals_mmdet_heuristic_fusion(seed):
     instance_map, kept = resolve_instance_overlaps(masks, scores, labels, 0.6)
     assert kept.tolist() == expected_labels.tolist()
     assert torch.equal(instance_map, expected_map)
+
+
+def test_instances_below_the_cut_off_are_not_laid():
+    """The FG branch keeps Mask R-CNN's detections down to score 0.05 (for
+    AP); the fusion lays only those at or above its ``score_thr``."""
+    num_things_classes, num_stuff_classes = 3, 2
+    logits = torch.zeros(3, 6, 6)
+    logits[0] = 1  # stuff 0 (label 3) everywhere
+    masks = torch.stack(
+        [_box_mask(6, 6, 0, 3, 0, 3),
+         _box_mask(6, 6, 3, 6, 3, 6)])
+    scores = torch.tensor([0.5, 0.3])
+    pan = aunet_panoptic_fusion(
+        masks,
+        scores,
+        torch.tensor([CAR, PERSON]),
+        logits,
+        num_things_classes,
+        num_stuff_classes,
+        stuff_area_limit=0,
+        score_thr=0.5)
+    assert (pan[:3, :3] == CAR + INSTANCE_OFFSET).all()
+    assert (pan[3:, 3:] == 3).all()  # the 0.3 person is not laid
+    head = AUNetFusionHead(
+        num_things_classes=3,
+        num_stuff_classes=2,
+        test_cfg=dict(score_thr=0.2, stuff_area_limit=0))
+    instances = InstanceData(
+        masks=masks, scores=scores, labels=torch.tensor([CAR, PERSON]))
+    pan = head.predict([instances], [logits])[0].sem_seg[0]
+    assert (pan[3:, 3:] == PERSON + 2 * INSTANCE_OFFSET).all()
+
+
+def test_semantic_labels_in_dataset_classes():
+    num_things_classes, num_stuff_classes = 3, 2
+    # equ logits [stuff 0, stuff 1, things] on 1 x 4 pixels
+    logits = torch.tensor([[[3., 0., 1., 0.]], [[1., 2., 2., 1.]],
+                           [[0., 5., 4., 9.]]])
+    # the fusion laid a car on pixels 1 and 2 (and covers stuff at 0)
+    panoptic = torch.tensor([[CAR + INSTANCE_OFFSET, CAR + INSTANCE_OFFSET,
+                              CAR + INSTANCE_OFFSET, 5]])
+    labels = semantic_labels(logits, panoptic, num_things_classes,
+                             num_stuff_classes, True)
+    # pixel 0: BG says stuff 0 -> 3; 1, 2: BG says thing, the car is
+    # there -> 2; 3: BG says thing, no thing laid -> best stuff (4)
+    assert labels.tolist() == [[3, CAR, CAR, 4]]
+    full = torch.zeros(5, 1, 3)
+    full[3, 0, 0] = full[1, 0, 1] = full[4, 0, 2] = 1
+    assert semantic_labels(full, panoptic[:, :3], num_things_classes,
+                           num_stuff_classes, False).tolist() == [[3, 1, 4]]
+    head = AUNetFusionHead(
+        num_things_classes=3,
+        num_stuff_classes=2,
+        test_cfg=dict(score_thr=0.5, stuff_area_limit=0))
+    instances = InstanceData(
+        masks=_box_mask(1, 4, 0, 1, 1, 3)[None],
+        scores=torch.tensor([0.9]),
+        labels=torch.tensor([CAR]))
+    result = head.predict([instances], [logits])[0]
+    assert result.semantic_labels.tolist() == [[[3, CAR, CAR, 4]]]

@@ -34,7 +34,7 @@ def test_box_region_masks_use_pixel_centres():
     assert torch.equal(inside, expected)
 
 
-@pytest.mark.parametrize('variant', ['A', 'B', 'C'])
+@pytest.mark.parametrize('variant', ['A', 'B', 'C', 'C-unscaled-mask'])
 def test_potential_without_masks(variant):
     probs = _semantic_probs()
     psi = dynamic_potential(
@@ -75,21 +75,46 @@ def test_potential_with_masks_variants(chunk_size):
             mask_probs=mask_probs,
             variant=variant,
             chunk_size=chunk_size)
-        for variant in 'ABC'
+        for variant in ('A', 'B', 'C', 'C-unscaled-mask')
     }
     class_probs = torch.stack([probs[0], probs[1]])
     s = SCORES[:, None, None]
-    # eq. (2): product (B) or sum (C) with the pasted mask, inside the box
+    # eq. (2): product (B) or sum (C) with the pasted mask, inside the box;
+    # C scales the sum by the score, C-unscaled-mask only V
     torch.testing.assert_close(psi['A'][:2], (class_probs + masks) * inside)
     torch.testing.assert_close(psi['B'][:2], s * class_probs * masks * inside)
     torch.testing.assert_close(psi['C'][:2],
+                               s * (class_probs + masks) * inside)
+    torch.testing.assert_close(psi['C-unscaled-mask'][:2],
                                (s * class_probs + masks) * inside)
     torch.testing.assert_close(psi['B'][0, 1, 2],
                                torch.tensor(0.8 * 0.5 * 0.9))
     torch.testing.assert_close(psi['C'][1, 3, 5],
+                               torch.tensor(0.5 * (0.2 + 0.4)))
+    torch.testing.assert_close(psi['C-unscaled-mask'][1, 3, 5],
                                torch.tensor(0.5 * 0.2 + 0.4))
-    for variant in 'ABC':
+    for variant in psi:
         torch.testing.assert_close(psi[variant][2:], probs[2:])
+
+
+def test_variant_c_attenuates_unconfident_detections():
+    """Sec. 3.4.1: "unconfident detections will be attenuated by its
+    score". A 0.2-score detection with a confident mask must not take
+    pixels from a likely stuff class (V = 0.6) under variant C, s (V + M);
+    with s V + M its mask alone (0.95) would win."""
+    probs = torch.zeros(3, 2, 2)
+    probs[0] = 0.3  # the thing class
+    probs[1] = 0.6  # a stuff class
+    probs[2] = 0.1
+    box = torch.tensor([[0., 0., 4., 4.]])  # the whole 2 x 2 map
+    args = (probs, box, torch.tensor([0.2]), torch.tensor([0]), 1, 2)
+    mask_probs = torch.full((1, 7, 7), 0.95)
+    psi = dynamic_potential(*args, mask_probs=mask_probs, variant='C')
+    torch.testing.assert_close(psi[0], torch.full((2, 2), 0.2 * 1.25))
+    assert (psi.argmax(0) == 1).all()  # the stuff class
+    psi = dynamic_potential(
+        *args, mask_probs=mask_probs, variant='C-unscaled-mask')
+    assert (psi.argmax(0) == 0).all()
 
 
 def test_zero_detections_give_stuff_channels_only():

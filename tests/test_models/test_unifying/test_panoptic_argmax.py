@@ -88,7 +88,7 @@ def test_upsampled_log_partition_equals_unchunked_logsumexp():
         torch.testing.assert_close(result, expected)
 
 
-@pytest.mark.parametrize('variant', ['A', 'B', 'C'])
+@pytest.mark.parametrize('variant', ['A', 'B', 'C', 'C-unscaled-mask'])
 @pytest.mark.parametrize('with_masks', [True, False])
 def test_full_resolution_argmax_equals_unchunked_reference(
         variant, with_masks):

@@ -18,6 +18,8 @@ EXPECTED = {
     (True, True, 'argmax', 'B', 0.5, 8, 11),
     'unifying_r50_fpn_65k_cityscapes_nomask.py':
     (False, True, 'argmax', 'B', 0.5, 8, 11),
+    'unifying_r50_fpn_65k_cityscapes_nomask_gt-detections.py':
+    (False, True, 'argmax', 'B', 0.5, 8, 11),
     'unifying_r50_fpn_65k_cityscapes_ablation-a.py':
     (False, False, 'argmax', 'B', 0.5, 8, 11),
     'unifying_r50_fpn_65k_cityscapes_ablation-b.py':
@@ -54,6 +56,9 @@ def test_configs_build_the_models_of_table_1(name):
     assert (model.num_things_classes, model.num_stuff_classes) == (things,
                                                                    stuff)
     assert model.roi_head.bbox_head.num_classes == things
+    # Table H: only its top-row config trains on the GT boxes
+    assert model.train_detections == ('ground_truth' if 'gt-detections'
+                                      in name else 'predicted')
 
 
 def test_cityscapes_schedule_and_losses_of_appendix_b():

@@ -8,6 +8,7 @@ from mmengine.registry import DefaultScope
 
 from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
+
 from .panoptic_batch import make_panoptic_batch
 
 CONFIG_DIR = osp.join(
@@ -213,3 +214,69 @@ def test_coco_config_loss_and_predict_on_a_tiny_input():
     assert losses['loss_panoptic'] > 0
     for sample in run_predict(model, batch):
         check_panoptic_output(sample, 80, 53, 128, 128)
+
+
+@pytest.mark.parametrize('missing', ['score_thr', 'stuff_area_limit'])
+def test_panoptic_cut_off_and_stuff_limit_are_required(missing):
+    """Appendix B's cut-off is 0.75 on COCO and 0.5 on Cityscapes, and
+    appendix C trims small stuff by default: a config that leaves either
+    out must not fall back to a silent 0.5 or to no trimming."""
+    from mmpanoptic.models.unifying import UnifyingPanopticHead
+    test_cfg = dict(score_thr=0.75, stuff_area_limit=4096)
+    head = UnifyingPanopticHead(
+        num_things_classes=4, num_stuff_classes=4, test_cfg=test_cfg)
+    assert (head.score_thr, head.stuff_area_limit) == (0.75, 4096)
+    test_cfg.pop(missing)
+    with pytest.raises(ValueError, match=f"lacks \\['{missing}'\\]"):
+        UnifyingPanopticHead(
+            num_things_classes=4, num_stuff_classes=4, test_cfg=test_cfg)
+    with pytest.raises(ValueError, match='test_cfg.panoptic lacks'):
+        build_model(
+            SYNTHETIC,
+            test_cfg=dict(panoptic=dict(_delete_=True, inference='argmax')))
+
+
+def _record_potential_inputs(model):
+    """Wraps the potential head so that the detections it sees are kept."""
+    seen = []
+    forward = model.potential_head.forward
+
+    def spy(semantic_logits, detections, stride):
+        seen.append(detections)
+        return forward(semantic_logits, detections, stride)
+
+    model.potential_head.forward = spy
+    return seen
+
+
+@pytest.mark.parametrize('with_mask', [True, False])
+def test_table_h_trains_on_ground_truth_boxes_at_score_1(with_mask):
+    """Table H, top row: the panoptic submodule is trained on the GT boxes
+    with a uniform score of 1.0; the box classifier then gets no gradient
+    from the panoptic loss (it does with predicted detections, see
+    test_panoptic_loss_reaches_the_detector)."""
+    torch.manual_seed(0)
+    overrides = dict(train_cfg=dict(panoptic=dict(detections='ground_truth')))
+    if not with_mask:
+        overrides['roi_head'] = dict(mask_roi_extractor=None, mask_head=None)
+    model = build_model(SYNTHETIC, **overrides)
+    assert model.train_detections == 'ground_truth'
+    seen = _record_potential_inputs(model)
+    batch = make_panoptic_batch(64, 64)
+    losses = run_loss(model, batch)
+    assert len(seen) == 2
+    for detections, sample in zip(seen, batch['data_samples']):
+        gt = sample.gt_instances
+        torch.testing.assert_close(detections.bboxes, gt.bboxes)
+        assert detections.labels.tolist() == gt.labels.tolist()
+        assert (detections.scores == 1).all()
+        assert ('mask_probs' in detections) == with_mask
+    model.zero_grad()
+    losses['loss_panoptic'].backward()
+    assert model.roi_head.bbox_head.fc_cls.weight.grad is None
+    if with_mask:  # the masks of the GT boxes are still learnt through it
+        mask_grad = model.roi_head.mask_head.conv_logits.weight.grad
+        assert mask_grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='detections must be one of'):
+        build_model(
+            SYNTHETIC, train_cfg=dict(panoptic=dict(detections='oracle')))
