@@ -43,13 +43,7 @@ model = dict(
             conv_out_channels=128,
             num_classes=num_things_classes)),
     # the paper's Lovasz softmax (App. B, its Cityscapes choice; mmseg's
-    # LovaszLoss) at the baseline's semantic loss weight (0.5). Synthetic
-    # val PQ with cross-entropy instead: 87.36, 87.13, 87.29, 87.30 (four
-    # runs, mean 87.27); with Lovasz softmax: 88.02, 87.62, 86.98, 87.29
-    # (mean 87.47; the baseline's config: 87.32, 87.58, 87.23, 87.55, mean
-    # 87.42), then 87.12 and 86.46 (six runs, mean 87.25; the baseline's
-    # fifth run 86.96, mean 87.33), all with test-time NMS 0.5; with the
-    # NMS 0.3 below (session 14): 88.12 and 87.42
+    # LovaszLoss) at the baseline's semantic loss weight (0.5)
     semantic_head=dict(
         decoder,
         num_things_classes=num_things_classes,
@@ -64,11 +58,7 @@ model = dict(
         loss_roi=None),
     # the paper's COCO choices: variant C, s (V + M) (App. A.3: B erodes
     # things where the semantic head leans to stuff) and the 0.75 inference
-    # cut-off (App. B). Synthetic val PQ of B and of s V + M
-    # ('C-unscaled-mask'), one run each, SGD: B 80.5; s V + M 84.4 at
-    # cut-off 0.5, 85.9 at 0.75 (0.3-0.9 checked: 83.3-85.9), with 0.75 also
-    # in training 84.8. With this file's other settings: B 86.6, s V + M
-    # 87.1-87.4
+    # cut-off (App. B)
     potential_head=dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes,
@@ -78,11 +68,7 @@ model = dict(
         num_stuff_classes=num_stuff_classes),
     affinity_head=dict(affinity_channels=128, decoder=decoder),
     # 4x the baseline-matched 1.0: the matching loss is the only signal of
-    # the affinity head, and 800 iterations are few. Synthetic val PQ, one
-    # run each, AdamW, V from the upsampled logits, the previous targets
-    # (one pixel per cell): 1.0 87.2, 2.0 87.4, 4.0 87.6 and 87.2 (RQ_th
-    # 89.6 / 90.7 / 91.3, 91.6); with the current targets, 4.0: 87.4, 87.1,
-    # 87.3 (Panoptic FPN's config: 87.3, 87.6, 87.2)
+    # the affinity head, and 800 iterations are few
     loss_panoptic=dict(loss_weight=4.0),
     train_cfg=dict(
         rpn_proposal=dict(nms_pre=1000, max_per_img=300),
@@ -95,20 +81,15 @@ model = dict(
         # removed before that submodule (Sec. 3.5), so it never learns to
         # suppress them, and the argmax splits an object between a
         # detection and its duplicate (there is no merger to drop it).
-        # Chosen on the 200 *training* images (session 14, tools/test.py
-        # with the train split; 0.5 in training, unchanged): PQ 87.95 /
-        # 88.39 / 88.47 / 88.38 at 0.5 / 0.4 / 0.3 / 0.2 (run 7; another
-        # checkpoint 87.01 -> 87.88 at 0.3), RQ_th 91.5 -> 92.8
+        # Chosen on the 200 *training* images (0.5 in training, unchanged)
         rcnn=dict(score_thr=0.05, nms=dict(iou_threshold=0.3)),
         # the stuff area limit of the baseline (64 px at 128 x 128); things
-        # at input resolution (val PQ 85.9, 84.7 without; cheap at 128 px)
+        # at input resolution (Sec. 3.4.1; cheap at 128 px)
         panoptic=dict(
             score_thr=0.75, stuff_area_limit=64, full_resolution_things=True)))
 
 # AdamW (lr 1e-3, weight decay 0.05) instead of the schedule's SGD for this
 # from-scratch 800-iteration budget (warm-up, step and grad clip kept), as
-# the Panoptic FCN synthetic config. Synthetic val PQ, one run each, loss
-# weight 1.0, the inference of 2026-11-21: SGD lr 0.02 85.9 (PQ_th 75.5);
-# AdamW lr 1e-3 86.6 (PQ_th 76.2).
+# the Panoptic FCN synthetic config.
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
