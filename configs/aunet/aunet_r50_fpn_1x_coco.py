@@ -2,7 +2,7 @@
 # 0.02, momentum 0.9, weight decay 4e-5, 16 images per batch (2 per GPU x 8),
 # 18 epochs, horizontal flip, short edge 600. The paper says "0.02 for the
 # first 13 epochs and divided by 10 at 15-th and 18-th epoch": read here as
-# steps after epochs 13 and 15 of 18 (the issue calls this schedule "1x").
+# steps after epochs 13 and 15 of 18 (the "1x" of the file names).
 # Loss weights {1, 1, 1, 0.3}; category relation: a tie is never covered by a
 # person.
 _base_ = [
