@@ -9,7 +9,8 @@ from mmpanoptic.utils.config_path import find_config
 
 FCN_CONFIG = 'panoptic-fcn_r18_fpn_synthetic'
 # thresholds low enough that random weights give things and stuff
-FCN_TEST_CFG = dict(stuff_score_thr=0.05, panoptic_thing_score_thr=0.0)
+FCN_TEST_CFG = dict(
+    stuff_score_thr=0.05, panoptic_thing_score_thr=0.0, mask_thr=0.6)
 
 
 def synthetic_config(name: str = FCN_CONFIG, **test_cfg) -> Config:
@@ -30,11 +31,11 @@ def random_model(cfg: Config, seed: int = 0) -> torch.nn.Module:
 
 def random_fcn_model(seed: int = 0) -> torch.nn.Module:
     """The synthetic Panoptic FCN with :data:`FCN_TEST_CFG` and kernel maps
-    spread out (N(0, 0.3) output conv instead of N(0, 0.01)), so that random
-    weights give several things of different shapes, stuff and VOID."""
+    spread out (N(0, 0.2) output conv instead of N(0, 0.01)), so that random
+    weights give things of different shapes, stuff and VOID."""
     model = random_model(synthetic_config(**FCN_TEST_CFG), seed)
     torch.manual_seed(seed)
-    model.panoptic_head.kernel_head.out_conv.weight.data.normal_(0, 0.3)
+    model.panoptic_head.kernel_head.out_conv.weight.data.normal_(0, 0.2)
     return model
 
 
