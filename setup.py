@@ -26,7 +26,7 @@ import os
 import os.path as osp
 import sys
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -143,7 +143,7 @@ def get_extensions() -> list:
     try:
         import torch
         from torch.utils.cpp_extension import (BuildExtension, CppExtension,
-                                               CUDAExtension)
+                                               CUDAExtension, include_paths)
     except ImportError:  # torch absent at build time: pure-PyTorch ops only
         return []
     cmdclass['build_ext'] = BuildExtension
@@ -156,10 +156,14 @@ def get_extensions() -> list:
             'mmpanoptic.ops._resample_ext',
             ['mmpanoptic/ops/csrc/resample_cpu.cpp'],
             extra_compile_args=['-O3']),
-        CppExtension(
+        # pybind11 only (torch ships its headers), not linked to libtorch:
+        # eval_panoptic.py loads it without importing torch
+        Extension(
             'mmpanoptic.evaluation.functional._panoptic_count_ext',
             ['mmpanoptic/evaluation/functional/csrc/panoptic_count_cpu.cpp'],
-            extra_compile_args=['-O3'])
+            include_dirs=[include_paths()[0]],
+            language='c++',
+            extra_compile_args=['-O3', '-std=c++17'])
     ]
     if _build_cuda_extension(torch):
         extensions.append(

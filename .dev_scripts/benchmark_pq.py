@@ -16,6 +16,13 @@ in one run, alternating, one process, one thread:
 * ``eval_panoptic``: ``tools/analysis_tools/eval_panoptic.py``'s
   evaluation (``pq_stat_files``, one process) over the files.
 
+With ``--command-images N`` it also times the two commands for files on
+disk end to end (start-up, JSON reading, the PNGs, the result), as a user
+runs them, on one folder of N images of the first size:
+``tools/analysis_tools/eval_panoptic.py --nproc P`` against
+``python -c "hotcoco.panoptic.pq_compute(...)"`` with
+``RAYON_NUM_THREADS=P``, for every P of ``--command-nproc``, alternating.
+
 It checks that all agree (every per-class TP/FP/FN equal to panopticapi's,
 every PQ/SQ/RQ, averages and per class, to 1e-12; hotcoco's per-class
 values of classes never seen are -1 where panopticapi has 0, so only seen
@@ -26,7 +33,8 @@ panopticapi, and the bytes the metric keeps per image.
 Example::
 
     RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1 python .dev_scripts/benchmark_pq.py \
-        --sizes 640x480 2048x1024 --images 40 8 --repeat 5
+        --sizes 640x480 2048x1024 --images 40 8 --repeat 5 \
+        --command-images 1000 --command-nproc 1 2
 """
 import os
 
@@ -41,6 +49,8 @@ import json  # noqa: E402
 import os.path as osp  # noqa: E402
 import pickle  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -264,10 +274,11 @@ def disagreements(stat, hotcoco, metric, files):
                                    ('Stuff', False, '_st')):
         reference = stat.pq_average(categories, isthing)[0]
         for key in ('pq', 'sq', 'rq'):
-            for name, value in (
+            candidates = (
                 ('PanopticMetric', metric[key.upper() + suffix] / 100),
                 ('eval_panoptic', file_results[group][key]),
-                ('hotcoco', hotcoco[group][key])):
+                ('hotcoco', hotcoco[group][key]))
+            for name, value in candidates:
                 if not _close(value, reference[key]):
                     problems.append(f'{name} {group} {key} {value!r} vs '
                                     f'panopticapi {reference[key]!r}')
@@ -299,6 +310,67 @@ def memory_check(num_images, rng, height=128, width=128, distinct=20):
         with contextlib.redirect_stdout(io.StringIO()):
             metric.compute_metrics(metric.results)
     return held, peak
+
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+HOTCOCO_COMMAND = (
+    'import json, sys\n'
+    'from hotcoco.panoptic import pq_compute\n'
+    'result = pq_compute(*sys.argv[1:5])\n'
+    'json.dump(result, open(sys.argv[5], "w"))\n')
+
+
+def command_lines(data, nproc, out_dir):
+    """The eval_panoptic and hotcoco command lines (and their
+    environments) for the same folder and number of processes."""
+    files = [data['gt_json'], data['pred_json'], data['gt_dir'],
+             data['pred_dir']]
+    eval_panoptic = [
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools/analysis_tools/eval_panoptic.py'),
+        *files[:2], '--gt-dir', files[2], '--pred-dir', files[3], '--nproc',
+        str(nproc), '--no-progress', '--out',
+        osp.join(out_dir, 'eval_panoptic.json')
+    ]
+    hotcoco = [
+        sys.executable, '-c', HOTCOCO_COMMAND, *files,
+        osp.join(out_dir, 'hotcoco.json')
+    ]
+    env = dict(os.environ, RAYON_NUM_THREADS=str(nproc),
+               PYTHONPATH=REPO_ROOT)
+    return dict(eval_panoptic=eval_panoptic, hotcoco=hotcoco), env
+
+
+def time_commands(data, nprocs, repeat, out_dir):
+    """Seconds (median of ``repeat`` alternating runs) of each command
+    per process count, and whether their All/Things/Stuff PQ, SQ, RQ
+    agree."""
+    rows = []
+    for nproc in nprocs:
+        commands, env = command_lines(data, nproc, out_dir)
+        times = {name: [] for name in commands}
+        for run in range(repeat + 1):  # the first run warms the file cache
+            order = list(commands.items())
+            if run % 2:
+                order.reverse()
+            for name, command in order:
+                start = time.perf_counter()
+                subprocess.run(
+                    command, env=env, check=True, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+                if run:
+                    times[name].append(time.perf_counter() - start)
+        with open(osp.join(out_dir, 'eval_panoptic.json')) as f:
+            ours = json.load(f)
+        with open(osp.join(out_dir, 'hotcoco.json')) as f:
+            theirs = json.load(f)
+        agree = all(
+            _close(ours[group][key], theirs[group][key])
+            for group in ('All', 'Things', 'Stuff')
+            for key in ('pq', 'sq', 'rq'))
+        rows.append((nproc, {n: statistics.median(t)
+                             for n, t in times.items()}, agree))
+    return rows
 
 
 def parse_size(text):
@@ -339,6 +411,19 @@ def main(argv=None):
         help='how the PNGs are written: OpenCV (Sub filters) or PIL (as the '
         'COCO panoptic converters; Up/Paeth filters)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--command-images',
+        type=int,
+        default=0,
+        help='images (of the first size) for timing the eval_panoptic.py '
+        'and hotcoco commands end to end; 0: skip')
+    parser.add_argument(
+        '--command-nproc',
+        type=int,
+        nargs='+',
+        default=[1],
+        help='process counts for the command timing (eval_panoptic.py '
+        '--nproc, hotcoco RAYON_NUM_THREADS)')
     parser.add_argument(
         '--memory-images',
         type=int,
@@ -399,6 +484,24 @@ def main(argv=None):
               f'{ms["eval_panoptic"] / ms["hotcoco"]:.2f} | '
               f'{ms["panopticapi"] / ms["PanopticMetric"]:.1f}x faster | '
               f'{retained:.0f} | {agree}')
+    if args.command_images:
+        width, height = args.sizes[0]
+        with tempfile.TemporaryDirectory() as root:
+            data = write_dataset(root, rng, args.command_images, height,
+                                 width, args.png_writer)
+            command_rows = time_commands(data, args.command_nproc,
+                                         args.repeat, root)
+        print(f'Commands end to end on {args.command_images} images of '
+              f'{width}x{height}, median of {args.repeat} alternating runs')
+        print('processes | eval_panoptic.py s | hotcoco pq_compute s | '
+              'eval_panoptic/hotcoco | PQ/SQ/RQ agree')
+        for nproc, seconds, agree in command_rows:
+            print(f'{nproc} | {seconds["eval_panoptic"]:.2f} | '
+                  f'{seconds["hotcoco"]:.2f} | '
+                  f'{seconds["eval_panoptic"] / seconds["hotcoco"]:.2f} | '
+                  f'{"yes" if agree else "NO"}')
+            if not agree:
+                failures.append(f'commands, {nproc} processes: PQ differ')
     if args.memory_images:
         held, peak = memory_check(args.memory_images, rng)
         checkpoints = ', '.join(

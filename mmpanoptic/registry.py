@@ -29,6 +29,12 @@ from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import Registry
 
+from .utils.checkpoint_safe_globals import allow_mmengine_checkpoint_globals
+
+# every runner, inferencer and model build goes through these registries,
+# so mmengine checkpoints load under torch's weights_only default from here
+allow_mmengine_checkpoint_globals()
+
 RUNNERS = Registry(
     'runner', parent=MMDET_RUNNERS, locations=['mmpanoptic.engine'])
 RUNNER_CONSTRUCTORS = Registry(
@@ -75,9 +81,13 @@ PARAM_SCHEDULERS = Registry(
     locations=['mmpanoptic.engine'])
 
 METRICS = Registry(
-    'metric', parent=MMDET_METRICS, locations=['mmpanoptic.evaluation'])
+    'metric',
+    parent=MMDET_METRICS,
+    locations=['mmpanoptic.evaluation.metrics'])
 EVALUATOR = Registry(
-    'evaluator', parent=MMDET_EVALUATOR, locations=['mmpanoptic.evaluation'])
+    'evaluator',
+    parent=MMDET_EVALUATOR,
+    locations=['mmpanoptic.evaluation.metrics'])
 
 TASK_UTILS = Registry(
     'task util', parent=MMDET_TASK_UTILS,

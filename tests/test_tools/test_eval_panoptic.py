@@ -5,6 +5,8 @@ import io
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -299,3 +301,29 @@ def test_json_area_that_differs_from_the_png_warns_once(tmp_path, nproc):
     _assert_equal(counts, reference_pq(gt_json, pred_json))
     exact = pq_stat_files(gt_json, pred_json, gt_areas='png')
     assert exact.iou[4] == pytest.approx(6 * 6 / 8)
+
+
+def test_command_imports_neither_torch_nor_mmengine():
+    """eval_panoptic.py starts in a fraction of a second: its import path
+    (the package, the evaluation functions and the compiled counting
+    kernel, built without libtorch) loads neither torch nor mmengine."""
+    repo_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    code = ('import sys\n'
+            'import runpy\n'
+            'sys.argv = ["eval_panoptic.py", "--help"]\n'
+            'try:\n'
+            '    runpy.run_path("tools/analysis_tools/eval_panoptic.py",\n'
+            '                   run_name="__main__")\n'
+            'except SystemExit:\n'
+            '    pass\n'
+            'from mmpanoptic.evaluation.functional import panoptic_png\n'
+            'print(sorted(m for m in ("torch", "mmengine", "mmdet")\n'
+            '             if m in sys.modules))\n'
+            'print(panoptic_png.compiled_counting_available())\n')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            env=dict(os.environ, PYTHONPATH=repo_root),
+                            cwd=repo_root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-2:] == ['[]', 'True']

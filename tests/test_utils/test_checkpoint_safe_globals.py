@@ -86,11 +86,12 @@ def test_without_allow_list_api_nothing_is_registered(monkeypatch,
 
 
 def test_import_without_allow_list_api():
-    """``import mmpanoptic`` on a torch without the allow-list API."""
+    """The registries (which allow the globals) import on a torch without
+    the allow-list API."""
     code = ('import torch\n'
             'del torch.serialization.add_safe_globals\n'
-            'import mmpanoptic\n'
-            'print("imported", mmpanoptic.__version__)\n')
+            'import mmpanoptic.registry\n'
+            'print("imported", mmpanoptic.registry.MODELS.name)\n')
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     result = subprocess.run([sys.executable, '-c', code],
                             capture_output=True,
@@ -99,3 +100,20 @@ def test_import_without_allow_list_api():
                             cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert 'imported' in result.stdout
+
+
+def test_registries_allow_the_globals():
+    """Every build goes through ``mmpanoptic.registry``: importing it is
+    enough for ``tools/test.py`` and ``--resume`` to load checkpoints."""
+    code = ('import torch\n'
+            'import mmpanoptic.registry\n'
+            'from mmengine.logging.history_buffer import HistoryBuffer\n'
+            'print(HistoryBuffer in torch.serialization.get_safe_globals())\n')
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            env=env,
+                            cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ['True']

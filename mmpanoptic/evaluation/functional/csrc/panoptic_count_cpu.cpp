@@ -680,7 +680,7 @@ py::tuple match_image(py::array_t<int64_t, py::array::c_style> gt_values,
                         png_areas);
 }
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+PYBIND11_MODULE(_panoptic_count_ext, m) {
   m.def("joint_histogram", &joint_histogram,
         "pixel counts of every value pair of two label maps (arrays or "
         "inflated RGB(A) PNG data)");
