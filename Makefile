@@ -1,7 +1,7 @@
 # mmpanoptic: `make demo` and `make test` are all a new user needs.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-MODEL  ?= upsnet_r18_fpn_synthetic
+MODEL  ?= upsnet_r18_fpn_1xb4-800i_synthetic
 DATA   ?= data/synthetic_panoptic
 WORK   ?= work_dirs/demo/$(MODEL)
 ITERS  ?=

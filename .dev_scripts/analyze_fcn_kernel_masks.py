@@ -26,8 +26,8 @@ object sizes are then in input pixels.
 Example (the synthetic model; sizes for its 10-55 px objects)::
 
     python .dev_scripts/analyze_fcn_kernel_masks.py \\
-        configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py \\
-        work_dirs/panoptic-fcn_r18_fpn_synthetic/iter_800.pth \\
+        configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py \\
+        work_dirs/panoptic-fcn_r18_fpn_1xb4-800i_synthetic/iter_800.pth \\
         --size-edges 16 24 32
 """
 import argparse

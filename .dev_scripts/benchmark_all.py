@@ -15,7 +15,7 @@ detections):
 - the time of one training step (loss + backward) on 2 synthetic 512x512
   images, interleaved too,
 - PQ/SQ/RQ (all, things, stuff) on the synthetic val split after training
-  each method's ``*_r18_fpn_synthetic`` config with the same budget
+  each method's ``*_synthetic`` config with the same budget
   (``tools/train.py`` then ``tools/test.py``; ``--reuse-checkpoints`` reuses
   a finished ``iter_<max>.pth`` of an earlier run of this script).
 
@@ -50,34 +50,34 @@ PLAIN_UNIFYING = {
     'model.affinity_head.decoder.deformable': False,
 }
 METHODS = [
-    dict(name='Panoptic FPN (mmdet)', config='panoptic-fpn_r50_fpn_1x_coco',
-         synthetic='panoptic-fpn_r18_fpn_synthetic', target=None),
-    dict(name='UPSNet', config='upsnet_r50_fpn_1x_coco',
-         synthetic='upsnet_r18_fpn_synthetic', target=None),
+    dict(name='Panoptic FPN (mmdet)', config='panoptic-fpn_r50_fpn_8xb2-1x_coco',
+         synthetic='panoptic-fpn_r18_fpn_1xb4-800i_synthetic', target=None),
+    dict(name='UPSNet', config='upsnet_r50_fpn_8xb2-90k_coco',
+         synthetic='upsnet_r18_fpn_1xb4-800i_synthetic', target=None),
     dict(name='UPSNet (plain 3x3 semantic convs)',
-         config='upsnet-nodcn_r50_fpn_1x_coco', synthetic=None,
+         config='upsnet-nodcn_r50_fpn_8xb2-90k_coco', synthetic=None,
          target=1.15),
-    dict(name='AUNet', config='aunet_r50_fpn_1x_coco',
-         synthetic='aunet_r18_fpn_synthetic', target=1.25),
-    dict(name='Unifying', config='unifying_r50_fpn_200k_coco',
-         synthetic='unifying_r18_fpn_synthetic', target=None),
+    dict(name='AUNet', config='aunet_r50_fpn_8xb2-18e_coco',
+         synthetic='aunet_r18_fpn_1xb4-800i_synthetic', target=1.25),
+    dict(name='Unifying', config='unifying_r50_fpn_8xb2-200k_coco',
+         synthetic='unifying_r18_fpn_1xb4-800i_synthetic', target=None),
     dict(name='Unifying (plain 3x3 decoder convs)',
-         config='unifying_r50_fpn_200k_coco', cfg_options=PLAIN_UNIFYING,
+         config='unifying_r50_fpn_8xb2-200k_coco', cfg_options=PLAIN_UNIFYING,
          synthetic=None, target=1.15),
     # the paper times its Cityscapes model (197 ms vs 386 ms), whose
     # decoders have UPSNet's Cityscapes depth: 2 layers instead of 3
     dict(name='Unifying (plain convs, 2-layer decoders)',
-         config='unifying_r50_fpn_200k_coco',
+         config='unifying_r50_fpn_8xb2-200k_coco',
          cfg_options={**PLAIN_UNIFYING,
                       'model.semantic_head.num_convs': 2,
                       'model.affinity_head.decoder.num_convs': 2},
          synthetic=None, target=1.15),
-    dict(name='Panoptic FCN', config='panoptic-fcn_r50_fpn_1x_coco',
-         synthetic='panoptic-fcn_r18_fpn_synthetic', target=None),
-    dict(name='Panoptic FCN-512', config='panoptic-fcn-512_r50_fpn_3x_coco',
+    dict(name='Panoptic FCN', config='panoptic-fcn_r50_fpn_8xb2-90k_coco',
+         synthetic='panoptic-fcn_r18_fpn_1xb4-800i_synthetic', target=None),
+    dict(name='Panoptic FCN-512', config='panoptic-fcn-512_r50_fpn_8xb2-270k_coco',
          shape=(512, 768), synthetic=None, target=None),
     dict(name='Panoptic FCN-512 (plain position head)',
-         config='panoptic-fcn-512_r50_fpn_3x_coco',
+         config='panoptic-fcn-512_r50_fpn_8xb2-270k_coco',
          cfg_options={'model.panoptic_head.position_head.deformable': False},
          shape=(512, 768), synthetic=None, target=1.0),
 ]
@@ -245,7 +245,7 @@ def write_report(path: str, rows: list, args, command: str) -> None:
         'after the timed ones (CPU: peak RSS growth, freed memory returned '
         'to the OS first)', f'- training step: loss + backward on 2 synthetic '
         f'{args.train_shape[0]}x{args.train_shape[1]} images',
-        '- PQ: synthetic val split after each `*_r18_fpn_synthetic` config '
+        '- PQ: synthetic val split after each `*_synthetic` config '
         '(same schedule, batch and image size for all)',
         '- deformable convs (DCN %): mmcv\'s DeformConv2dPack / '
         'ModulatedDeformConv2dPack parameters, computed on CPU by '

@@ -9,6 +9,12 @@ dicts, without data files) and fits what the papers and docs say:
   and Cityscapes' instance AP with CityScapesMetric;
 * Cityscapes training crops are 512 high and 1024 wide, run through mmdet's
   RandomCrop itself (it reads ``crop_size`` as (width, height));
+* names follow mmdet's convention,
+  ``{algorithm}_{backbone}_{neck}_{gpus}xb{batch}-{schedule}_{dataset}.py``,
+  and say what the config sets: batch per GPU, GPUs (the base batch of
+  ``auto_scale_lr`` over the per-GPU batch) and the schedule (``1x``,
+  ``2x``, ``3x`` or ``{n}e`` for epochs, ``{n}k`` or ``{n}i`` for
+  iterations);
 * the configs docs/train_test.md names for ``--tta`` run one TTA predict on
   a tiny synthetic image; every other config refuses ``--tta``.
 """
@@ -17,6 +23,7 @@ import functools
 import glob
 import json
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -46,25 +53,25 @@ CONFIGS = sorted(
 # COCO results, whose Table 1 ablation configs inherit it) and the synthetic
 # UPSNet and AUNet configs.
 TTA_CONFIGS = {
-    'upsnet-m_r50_fpn_1x_coco.py',
-    'upsnet-m_r50_fpn_cityscapes.py',
-    'upsnet_r18_fpn_synthetic.py',
-    'aunet_r50_fpn_1x_coco.py',
-    'aunet-table1_r50_fpn_1x_coco.py',
-    'aunet-e2e_r50_fpn_1x_coco.py',
-    'aunet-pam_r50_fpn_1x_coco.py',
-    'aunet-pam-r_r50_fpn_1x_coco.py',
-    'aunet-mam_r50_fpn_1x_coco.py',
-    'aunet-mam-r_r50_fpn_1x_coco.py',
-    'aunet-sep_r50_fpn_1x_coco.py',
-    'aunet_r18_fpn_synthetic.py',
+    'upsnet-m_r50_fpn_8xb2-90k_coco.py',
+    'upsnet-m_r50_fpn_8xb2-12k_cityscapes.py',
+    'upsnet_r18_fpn_1xb4-800i_synthetic.py',
+    'aunet_r50_fpn_8xb2-18e_coco.py',
+    'aunet-table1_r50_fpn_8xb2-18e_coco.py',
+    'aunet-e2e_r50_fpn_8xb2-18e_coco.py',
+    'aunet-pam_r50_fpn_8xb2-18e_coco.py',
+    'aunet-pam-r_r50_fpn_8xb2-18e_coco.py',
+    'aunet-mam_r50_fpn_8xb2-18e_coco.py',
+    'aunet-mam-r_r50_fpn_8xb2-18e_coco.py',
+    'aunet-sep_r50_fpn_8xb2-18e_coco.py',
+    'aunet_r18_fpn_1xb4-800i_synthetic.py',
 }
 # UPSNet trains on whole images (multi-scale, short side 800..1024, paper
 # 4.2); AUNet, Unifying and Panoptic FCN train on 512 x 1024 crops.
 CITYSCAPES_WITHOUT_CROP = {
-    'upsnet_r50_fpn_cityscapes.py', 'upsnet-m_r50_fpn_cityscapes.py',
-    'upsnet_r50-caffe_fpn_cityscapes.py',
-    'upsnet_r101-caffe_fpn_coco-pretrain_cityscapes.py'
+    'upsnet_r50_fpn_8xb2-12k_cityscapes.py', 'upsnet-m_r50_fpn_8xb2-12k_cityscapes.py',
+    'upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py',
+    'upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py'
 }
 # instance annotations the CocoMetric of each dataset base reads
 INSTANCES_JSON = dict(
@@ -241,6 +248,34 @@ def test_config_builds_with_mmpanoptic_data_classes_and_metrics(
         assert coco_metric['ann_file'].endswith(INSTANCES_JSON[kind])
         assert metrics[1].metrics == (['bbox', 'segm']
                                       if _has_masks(model) else ['bbox'])
+
+
+CONFIG_NAME = re.compile(r'(?P<algorithm>[a-z0-9-]+)_(?P<backbone>[a-z0-9-]+)_'
+                         r'(?P<neck>[a-z0-9-]+)_(?P<gpus>\d+)xb(?P<batch>\d+)-'
+                         r'(?P<schedule>\w+)_(?P<dataset>[a-z0-9_-]+)\.py')
+EPOCH_SCHEDULES = {12: '1x', 24: '2x', 36: '3x'}
+
+
+def _schedule_name(train_cfg) -> str:
+    if 'max_epochs' in train_cfg:
+        epochs = train_cfg['max_epochs']
+        return EPOCH_SCHEDULES.get(epochs, f'{epochs}e')
+    iters = train_cfg['max_iters']
+    return f'{iters // 1000}k' if iters % 1000 == 0 else f'{iters}i'
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_name)
+def test_config_name_says_batch_and_schedule(path):
+    name = CONFIG_NAME.fullmatch(_name(path))
+    assert name, f'{_name(path)} does not follow mmdet\'s naming convention'
+    cfg = _parsed(path)
+    batch = cfg.train_dataloader.batch_size
+    base_batch = cfg.get('auto_scale_lr', {}).get('base_batch_size', batch)
+    assert int(name['batch']) == batch
+    assert int(name['gpus']) * batch == base_batch
+    assert name['schedule'] == _schedule_name(cfg.train_cfg)
+    assert name['dataset'].split('_')[-1] in ('coco', 'cityscapes',
+                                              'synthetic')
 
 
 @pytest.mark.parametrize(

@@ -52,13 +52,13 @@ def test_mmseg_modules_resolve_with_prefix():
 def test_configs_use_mmpanoptic_scope():
     cfg = Config.fromfile(
         osp.join(REPO_ROOT,
-                 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py'))
+                 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'))
     assert cfg.default_scope == 'mmpanoptic'
     assert cfg.model.type == 'PanopticFPN'
     assert cfg.model.backbone.depth == 18
     assert cfg.model.backbone.init_cfg is None  # nothing downloaded
     coco = Config.fromfile(
         osp.join(REPO_ROOT,
-                 'configs/panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'))
+                 'configs/panoptic_fpn/panoptic-fpn_r50_fpn_8xb2-1x_coco.py'))
     assert coco.default_scope == 'mmpanoptic'
     assert coco.model.semantic_head.num_stuff_classes == 53

@@ -4,7 +4,7 @@
         [--amp] [--cfg-options k=v ...] [--launcher pytorch]
 
 CONFIG is a config file or the name of an mmpanoptic config
-(e.g. ``panoptic-fpn_r18_fpn_synthetic``).
+(e.g. ``panoptic-fpn_r18_fpn_1xb4-800i_synthetic``).
 """
 import argparse
 import os

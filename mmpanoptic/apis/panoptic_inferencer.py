@@ -1,7 +1,7 @@
 """Panoptic inference in mmdet's ``DetInferencer`` style.
 
     >>> from mmpanoptic.apis import PanopticInferencer
-    >>> inferencer = PanopticInferencer('panoptic-fpn_r18_fpn_synthetic',
+    >>> inferencer = PanopticInferencer('panoptic-fpn_r18_fpn_1xb4-800i_synthetic',
     ...                                 'work_dirs/demo/.../iter_800.pth')
     >>> results = inferencer('data/synthetic_panoptic/val', out_dir='out')
 
@@ -140,7 +140,7 @@ class PanopticInferencer(DetInferencer):
     What differs from mmdet's:
 
     * ``model`` may be a config path or the name of an mmpanoptic config
-      (``'upsnet_r18_fpn_synthetic'``);
+      (``'upsnet_r18_fpn_1xb4-800i_synthetic'``);
     * classes and palette come from the checkpoint or, when it has none
       (or without a checkpoint), from the config's test dataset, never
       COCO's by default;

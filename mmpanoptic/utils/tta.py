@@ -17,7 +17,7 @@ def use_tta(cfg: Config) -> Config:
     if missing:
         raise KeyError(
             f'{cfg.filename}: --tta needs {" and ".join(missing)} in the '
-            'config; see configs/upsnet/upsnet-m_r50_fpn_1x_coco.py for '
+            'config; see configs/upsnet/upsnet-m_r50_fpn_8xb2-90k_coco.py for '
             'one (PanopticTTAModel averages semantic logits over scales '
             'and flips)')
     cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)

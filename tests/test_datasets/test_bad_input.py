@@ -197,7 +197,7 @@ def _rewrite_image(root, ids, image=None, index=0, keep=None):
 def baseline_model():
     cfg = Config.fromfile(
         osp.join(REPO_ROOT,
-                 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py'))
+                 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'))
     with DefaultScope.overwrite_default_scope('mmpanoptic'):
         model = MODELS.build(cfg.model)
     model.init_weights()

@@ -7,7 +7,7 @@ from mmpanoptic.registry import MODELS
 from mmpanoptic.utils import register_all_modules
 from mmpanoptic.utils.config_path import find_config
 
-FCN_CONFIG = 'panoptic-fcn_r18_fpn_synthetic'
+FCN_CONFIG = 'panoptic-fcn_r18_fpn_1xb4-800i_synthetic'
 # thresholds low enough that random weights give things and stuff
 FCN_TEST_CFG = dict(
     stuff_score_thr=0.05, panoptic_thing_score_thr=0.0, mask_thr=0.6)

@@ -146,7 +146,7 @@ def test_mask_spilling_onto_a_neighbour_of_the_same_or_another_class(
 
 
 def test_command_on_tiny_synthetic_data(tmp_path):
-    config = 'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py'
+    config = 'configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'
     options = tiny_synthetic_cli_options(str(tmp_path / 'data') + '/')
     register_all_modules()
     from mmengine.config import Config
@@ -196,7 +196,7 @@ def test_ground_truth_at_the_input_scale_of_a_resizing_config(tmp_path):
     register_all_modules()
     tool = load_script(TOOL)
     cfg = Config.fromfile(
-        REPO_ROOT + '/configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py')
+        REPO_ROOT + '/configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py')
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_cfg.data_root = str(tmp_path / 'data') + '/'
     dataset_cfg.generator = dict(

@@ -320,7 +320,7 @@ def test_cityscapes_without_masks_box_ap_only(fake_cityscapes):
     from detections without masks, no mask metric."""
     root = fake_cityscapes
     evaluators = _config_evaluators(
-        'configs/unifying/unifying_r50_fpn_65k_cityscapes_nomask.py',
+        'configs/unifying/unifying-nomask_r50_fpn_4xb8-65k_cityscapes.py',
         'data/cityscapes/', root)
     samples = _cityscapes_samples(root, with_masks=False)
     assert 'masks' not in samples[0]['pred_instances']
@@ -336,9 +336,9 @@ def test_cityscapes_without_masks_box_ap_only(fake_cityscapes):
 # with its with_instance_masks option). Random weights; low score cut-offs
 # so that there are detections to score.
 MODEL_CONFIGS = {
-    'configs/unifying/unifying_r18_fpn_synthetic.py': {},
-    'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py': {},
-    'configs/upsnet/upsnet_r18_fpn_synthetic.py': {
+    'configs/unifying/unifying_r18_fpn_1xb4-800i_synthetic.py': {},
+    'configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py': {},
+    'configs/upsnet/upsnet_r18_fpn_1xb4-800i_synthetic.py': {
         'model.test_cfg.rcnn.score_thr': 0.05,
         'model.test_cfg.panoptic.with_instance_masks': True
     },

@@ -29,25 +29,25 @@ GENERATOR = dict(splits=dict(train=2, val=2), height=96, width=112, seed=5)
 # low cut-offs so that randomly initialised models still produce things
 # (Panoptic FCN: mask threshold 0.5, since its random masks are all near 0.5)
 CONFIGS = {
-    'upsnet_r18_fpn_synthetic': (
-        'configs/upsnet/upsnet_r18_fpn_synthetic.py',
+    'upsnet_r18_fpn_1xb4-800i_synthetic': (
+        'configs/upsnet/upsnet_r18_fpn_1xb4-800i_synthetic.py',
         {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1}),
-    'aunet_r18_fpn_synthetic': (
-        'configs/aunet/aunet_r18_fpn_synthetic.py',
+    'aunet_r18_fpn_1xb4-800i_synthetic': (
+        'configs/aunet/aunet_r18_fpn_1xb4-800i_synthetic.py',
         {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1}),
     # s V + M: with random weights (scores ~0.2) the config's variant C,
     # s (V + M), loses every pixel to the stuff channels
-    'unifying_r18_fpn_synthetic': (
-        'configs/unifying/unifying_r18_fpn_synthetic.py',
+    'unifying_r18_fpn_1xb4-800i_synthetic': (
+        'configs/unifying/unifying_r18_fpn_1xb4-800i_synthetic.py',
         {'test_cfg.rcnn.score_thr': 0.1, 'test_cfg.panoptic.score_thr': 0.1,
          'potential_head.variant': 'C-unscaled-mask'}),
-    'panoptic-fcn_r18_fpn_synthetic': (
-        'configs/panoptic_fcn/panoptic-fcn_r18_fpn_synthetic.py',
+    'panoptic-fcn_r18_fpn_1xb4-800i_synthetic': (
+        'configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py',
         {'test_cfg.panoptic_thing_score_thr': 0.0,
          'test_cfg.thing_score_thr': 0.0, 'test_cfg.stuff_score_thr': 0.0,
          'test_cfg.stuff_area_limit': 16, 'test_cfg.mask_thr': 0.5}),
-    'panoptic-fpn_r18_fpn_synthetic': (
-        'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py',
+    'panoptic-fpn_r18_fpn_1xb4-800i_synthetic': (
+        'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py',
         {'test_cfg.rcnn.score_thr': 0.1}),
 }
 

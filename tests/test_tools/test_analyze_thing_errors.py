@@ -17,21 +17,21 @@ from mmpanoptic.utils.config_path import find_config
 from ..conftest import REPO_ROOT, load_script, tiny_synthetic_cli_options
 
 TOOL = 'tools/analysis_tools/analyze_thing_errors.py'
-CONFIG = 'unifying_r18_fpn_synthetic'
+CONFIG = 'unifying_r18_fpn_1xb4-800i_synthetic'
 
 
 def test_cut_off_and_evaluator_from_the_config():
     tool = load_script(TOOL)
     cut_offs = {
         name: tool.config_cut_off(Config.fromfile(find_config(name)))
-        for name in (CONFIG, 'panoptic-fpn_r18_fpn_synthetic',
-                     'panoptic-fcn_r18_fpn_synthetic')
+        for name in (CONFIG, 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic',
+                     'panoptic-fcn_r18_fpn_1xb4-800i_synthetic')
     }
     # Unifying: test_cfg.panoptic; Panoptic FPN: rcnn; Panoptic FCN: none
     assert cut_offs == {
         CONFIG: 0.75,
-        'panoptic-fpn_r18_fpn_synthetic': 0.5,
-        'panoptic-fcn_r18_fpn_synthetic': None
+        'panoptic-fpn_r18_fpn_1xb4-800i_synthetic': 0.5,
+        'panoptic-fcn_r18_fpn_1xb4-800i_synthetic': None
     }
     cfg = Config.fromfile(find_config(CONFIG))
     evaluator = tool.thing_error_evaluator(cfg, 0.6, [16, 32])

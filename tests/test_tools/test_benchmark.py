@@ -52,7 +52,7 @@ def test_random_weights_come_from_the_seed():
     register_all_modules()
 
     def weights(seed):
-        model = tool.build_model('panoptic-fcn_r18_fpn_synthetic', None, 5,
+        model = tool.build_model('panoptic-fcn_r18_fpn_1xb4-800i_synthetic', None, 5,
                                  'cpu', seed=seed)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
@@ -66,7 +66,7 @@ def test_side_by_side_run_reports_every_column():
     from mmpanoptic.utils import register_all_modules
     register_all_modules()
     models = {
-        name: tool.build_model('panoptic-fpn_r18_fpn_synthetic', None, 5,
+        name: tool.build_model('panoptic-fpn_r18_fpn_1xb4-800i_synthetic', None, 5,
                                'cpu')
         for name in ('a', 'b')
     }
@@ -151,11 +151,11 @@ def test_section_timer_names_a_listed_method_the_model_lacks():
 
 
 @pytest.mark.parametrize('config, model_class', [
-    ('panoptic-fpn_r18_fpn_synthetic', 'PanopticFPN'),
-    ('upsnet_r18_fpn_synthetic', 'UPSNet'),
-    ('aunet_r18_fpn_synthetic', 'AUNet'),
-    ('unifying_r18_fpn_synthetic', 'UnifyingPanopticSegmentor'),
-    ('panoptic-fcn_r18_fpn_synthetic', 'PanopticFCN'),
+    ('panoptic-fpn_r18_fpn_1xb4-800i_synthetic', 'PanopticFPN'),
+    ('upsnet_r18_fpn_1xb4-800i_synthetic', 'UPSNet'),
+    ('aunet_r18_fpn_1xb4-800i_synthetic', 'AUNet'),
+    ('unifying_r18_fpn_1xb4-800i_synthetic', 'UnifyingPanopticSegmentor'),
+    ('panoptic-fcn_r18_fpn_1xb4-800i_synthetic', 'PanopticFCN'),
 ])
 def test_table_names_each_models_post_processing(config, model_class):
     """Every model of the table has the methods listed for it, and its

@@ -17,7 +17,7 @@ from mmpanoptic.utils.config_path import find_config
 
 from ..conftest import REPO_ROOT, load_script, tiny_synthetic_cfg_options
 
-CONFIG = 'panoptic-fpn_r18_fpn_synthetic'
+CONFIG = 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic'
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
 

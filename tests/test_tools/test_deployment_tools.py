@@ -47,7 +47,7 @@ def fcn_files(tiny_synthetic, tmp_path_factory):
     the .onnx file exported from them."""
     out_dir = tmp_path_factory.mktemp('fcn')
     config = out_dir / 'fcn.py'
-    cfg = _tiny_config('panoptic-fcn_r18_fpn_synthetic', tiny_synthetic,
+    cfg = _tiny_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic', tiny_synthetic,
                        config, **FCN_TEST_CFG)
     checkpoint, onnx_file = export_synthetic_fcn(
         cfg, str(out_dir),
@@ -76,7 +76,7 @@ def test_pytorch2onnx_upsnet_static_verify(tiny_synthetic, tmp_path):
     """A two-stage model's part, for 128x128 inputs (the 96x112 image is
     padded to it), random weights."""
     config = tmp_path / 'upsnet.py'
-    _tiny_config('upsnet_r18_fpn_synthetic', tiny_synthetic, config)
+    _tiny_config('upsnet_r18_fpn_1xb4-800i_synthetic', tiny_synthetic, config)
     out = tmp_path / 'upsnet.onnx'
     image = osp.join(tiny_synthetic['root'], 'val', '000001.png')
     result = _run(EXPORT, config, '--out', out, '--shape', 128, 128,
@@ -90,7 +90,7 @@ def test_pytorch2onnx_upsnet_static_verify(tiny_synthetic, tmp_path):
 
 
 def test_pytorch2onnx_rejects_bad_arguments(tmp_path):
-    config = 'panoptic-fcn_r18_fpn_synthetic'
+    config = 'panoptic-fcn_r18_fpn_1xb4-800i_synthetic'
     result = _run(EXPORT, config, '--out', tmp_path / 'a.onnx', '--shape', 100,
                   128)
     assert result.returncode == 2 and 'multiples of 32' in result.stderr

@@ -11,7 +11,7 @@ import sys
 
 from ..conftest import REPO_ROOT, tiny_synthetic_cli_options
 
-CONFIG = 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_synthetic.py'
+CONFIG = 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'
 
 
 def _options(data_root):

@@ -26,8 +26,8 @@ from ..conftest import REPO_ROOT, load_script
 register_all_modules()
 
 CONVERTER = 'tools/model_converters/panoptic_fcn_to_mmpanoptic.py'
-CONFIG_1X = 'configs/panoptic_fcn/panoptic-fcn_r50-caffe_fpn_1x_coco.py'
-CONFIG_STAR = 'configs/panoptic_fcn/panoptic-fcn-star_r50-caffe_fpn_3x_coco.py'
+CONFIG_1X = 'configs/panoptic_fcn/panoptic-fcn_r50-caffe_fpn_8xb2-90k_coco.py'
+CONFIG_STAR = 'configs/panoptic_fcn/panoptic-fcn-star_r50-caffe_fpn_8xb2-270k_coco.py'
 NUM_THINGS, NUM_STUFF = 80, 53
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
@@ -324,9 +324,9 @@ def test_every_official_key_is_converted(official_1x):
 
 
 @pytest.mark.parametrize('config', [
-    'panoptic-fcn_r50_fpn_3x_coco.py', 'panoptic-fcn-400_r50_fpn_3x_coco.py',
-    'panoptic-fcn-512_r50_fpn_3x_coco.py',
-    'panoptic-fcn-600_r50_fpn_3x_coco.py'
+    'panoptic-fcn_r50_fpn_8xb2-270k_coco.py', 'panoptic-fcn-400_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-512_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-600_r50_fpn_8xb2-270k_coco.py'
 ])
 def test_3x_and_small_input_checkpoints_load_strictly(official_1x, config):
     """The official 3x, 400, 512 and 600 checkpoints have the 1x keys (they

@@ -17,7 +17,7 @@ from mmpanoptic.utils.config_path import find_config
 from ..conftest import (REPO_ROOT, tiny_synthetic_cfg_options,
                         tiny_synthetic_cli_options)
 
-CONFIG = 'panoptic-fpn_r18_fpn_synthetic'
+CONFIG = 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic'
 
 
 def _tiny_cfg(tiny, work_dir):
@@ -150,7 +150,7 @@ def test_test_py_tta(tmp_path):
     """``tools/test.py --tta`` runs UPSNet-M style testing end to end, and a
     config without TTA is refused naming the file."""
     register_all_modules()
-    cfg = Config.fromfile(find_config('upsnet_r18_fpn_synthetic'))
+    cfg = Config.fromfile(find_config('upsnet_r18_fpn_1xb4-800i_synthetic'))
     model = MODELS.build(cfg.model)
     model.init_weights()
     checkpoint = tmp_path / 'random.pth'
@@ -159,16 +159,16 @@ def test_test_py_tta(tmp_path):
         str(tmp_path / 'data'))
     test_py = osp.join(REPO_ROOT, 'tools', 'test.py')
     result = subprocess.run(
-        [sys.executable, test_py, 'upsnet_r18_fpn_synthetic',
+        [sys.executable, test_py, 'upsnet_r18_fpn_1xb4-800i_synthetic',
          str(checkpoint), '--tta', '--work-dir', str(tmp_path / 'work')] +
         options,
         capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'coco_panoptic/PQ:' in result.stdout + result.stderr
     refused = subprocess.run(
-        [sys.executable, test_py, 'panoptic-fcn_r18_fpn_synthetic',
+        [sys.executable, test_py, 'panoptic-fcn_r18_fpn_1xb4-800i_synthetic',
          str(checkpoint), '--tta'],
         capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode != 0
-    assert 'panoptic-fcn_r18_fpn_synthetic.py: --tta needs tta_model' in \
+    assert 'panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py: --tta needs tta_model' in \
         refused.stderr

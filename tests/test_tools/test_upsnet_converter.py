@@ -25,7 +25,7 @@ from ..conftest import REPO_ROOT, load_script
 
 CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',
                      'upsnet_to_mmpanoptic.py')
-CONFIG = osp.join(REPO_ROOT, 'configs/upsnet/upsnet_r50-caffe_fpn_1x_coco.py')
+CONFIG = osp.join(REPO_ROOT, 'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-90k_coco.py')
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
 # upsnet/experiments/upsnet_resnet50_coco_*.yaml and config/config.py
@@ -352,9 +352,9 @@ def test_cityscapes_r50_without_global_context():
     official = fake_official(shapes=official_shapes(R50_BLOCKS, **CITYSCAPES))
     converted = converter.convert(official)
     assert converter.matching_config(converted) == \
-        'configs/upsnet/upsnet_r50-caffe_fpn_cityscapes.py'
+        'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py'
     model = _assert_loads_strictly(converted,
-                                   'upsnet_r50-caffe_fpn_cityscapes.py')
+                                   'upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py')
     assert torch.equal(model.neck.lateral_convs[3].conv.weight,
                        official['fpn.fpn_p5_1x1.weight'])
     weight = model.semantic_head.conv_logits.weight
@@ -376,9 +376,9 @@ def test_coco_r101_dcn():
     official = fake_official(True, shapes, 'resnet_backbone.')
     converted = converter.convert(official)
     assert converter.matching_config(converted) == \
-        'configs/upsnet/upsnet_r101-caffe-dcn_fpn_3x_coco.py'
+        'configs/upsnet/upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py'
     model = _assert_loads_strictly(converted,
-                                   'upsnet_r101-caffe-dcn_fpn_3x_coco.py')
+                                   'upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py')
     offset = model.backbone.layer3[22].conv2.conv_offset
     assert torch.equal(
         offset.weight,
@@ -516,8 +516,8 @@ def test_coco_to_cityscapes_equals_official_mapping():
 
     converted = converter.convert(mapped, missing)
     assert converter.matching_config(converted) == \
-        'configs/upsnet/upsnet_r101-caffe_fpn_coco-pretrain_cityscapes.py'
-    model = _build('upsnet_r101-caffe_fpn_coco-pretrain_cityscapes.py')
+        'configs/upsnet/upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py'
+    model = _build('upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py')
     incompatible = model.load_state_dict(converted, strict=False)
     assert not incompatible.unexpected_keys
     # layer 0's conv bias (a FrozenBN here) stays at the identity
@@ -559,4 +559,4 @@ def test_cli_coco_to_cityscapes(tmp_path):
     assert checkpoint['meta']['num_things_classes'] == 8
     assert checkpoint['meta']['num_stuff_classes'] == 11
     assert checkpoint['meta']['config'] == \
-        'configs/upsnet/upsnet_r50-caffe_fpn_cityscapes.py'
+        'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py'

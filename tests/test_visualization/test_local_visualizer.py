@@ -124,7 +124,7 @@ def test_registered_and_default_of_the_runtime():
     register_all_modules()
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs/panoptic_fpn/'
-                 'panoptic-fpn_r18_fpn_synthetic.py'))
+                 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'))
     assert cfg.visualizer.type == 'PanopticLocalVisualizer'
     assert '_scope_' not in cfg.visualizer
     visualizer = VISUALIZERS.build(

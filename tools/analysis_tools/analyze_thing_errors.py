@@ -25,8 +25,8 @@ else none (every returned detection counts).
 Example (the synthetic Unifying model; sizes for its 12-55 px objects)::
 
     python tools/analysis_tools/analyze_thing_errors.py \\
-        configs/unifying/unifying_r18_fpn_synthetic.py \\
-        work_dirs/unifying_r18_fpn_synthetic/iter_800.pth \\
+        configs/unifying/unifying_r18_fpn_1xb4-800i_synthetic.py \\
+        work_dirs/unifying_r18_fpn_1xb4-800i_synthetic/iter_800.pth \\
         --size-edges 16 24 32 48
 """
 import argparse

@@ -7,7 +7,7 @@
 # docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-MODEL=${MODEL:-upsnet_r18_fpn_synthetic}
+MODEL=${MODEL:-upsnet_r18_fpn_1xb4-800i_synthetic}
 DATA=${DATA:-data/synthetic_panoptic}
 WORK=${WORK:-work_dirs/demo/$MODEL}
 PY=${PY:-.venv/bin/python}

@@ -24,14 +24,14 @@ What changes besides the names:
   ``ModulatedDeformConv2dPack.conv_offset``, so it is copied unchanged.
 
 Pixel order and normalisation are not in the weights: use
-``configs/panoptic_fcn/panoptic-fcn_r50-caffe_fpn_1x_coco.py`` (or its
+``configs/panoptic_fcn/panoptic-fcn_r50-caffe_fpn_8xb2-90k_coco.py`` (or its
 ``-star`` 3x sibling for the deformable feature encoder), which reproduces
 the official BGR input, mean and caffe-style ResNet.
 
 Usage::
 
     python tools/model_converters/panoptic_fcn_to_mmpanoptic.py \
-        panoptic_fcn_r50_1x.pth panoptic-fcn_r50-caffe_fpn_1x_coco.pth
+        panoptic_fcn_r50_1x.pth panoptic-fcn_r50-caffe_fpn_8xb2-90k_coco.pth
 
 Both loaders unpickle arbitrary objects: convert only files you trust.
 """

@@ -4,13 +4,13 @@ PyTorch state dict of ``resnet_upsnet``) to mmpanoptic's ``UPSNet``.
 The result loads with ``strict=True`` into the model of the caffe-style
 config of its released checkpoint (:data:`RELEASED_CONFIGS`):
 
-- ``upsnet_resnet_50_coco_90000.pth``: ``upsnet_r50-caffe_fpn_1x_coco.py``
+- ``upsnet_resnet_50_coco_90000.pth``: ``upsnet_r50-caffe_fpn_8xb2-90k_coco.py``
 - ``upsnet_resnet_101_dcn_coco_270000.pth``:
-  ``upsnet_r101-caffe-dcn_fpn_3x_coco.py``
+  ``upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py``
 - ``upsnet_resnet_50_cityscapes_12000.pth``:
-  ``upsnet_r50-caffe_fpn_cityscapes.py``
+  ``upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py``
 - ``upsnet_resnet_101_cityscapes_w_coco_3000.pth``:
-  ``upsnet_r101-caffe_fpn_coco-pretrain_cityscapes.py``
+  ``upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py``
 
 ``--coco-to-cityscapes`` turns a COCO model (e.g.
 ``upsnet_resnet_101_coco_pretrained_for_cityscapes.pth``) into the
@@ -39,7 +39,7 @@ What changes besides the key names:
 Usage::
 
     python tools/model_converters/upsnet_to_mmpanoptic.py \
-        upsnet_resnet_50_coco_90000.pth upsnet_r50-caffe_fpn_1x_coco.pth
+        upsnet_resnet_50_coco_90000.pth upsnet_r50-caffe_fpn_8xb2-90k_coco.pth
     python tools/model_converters/upsnet_to_mmpanoptic.py \
         --coco-to-cityscapes \
         upsnet_resnet_101_coco_pretrained_for_cityscapes.pth coco-init.pth
@@ -66,11 +66,11 @@ FROZEN_BN_EPS = 1e-5  # mmdet's FrozenBN default, which the config uses
 # (thing classes, ResNet depth, deformable backbone) -> config of the
 # released checkpoint with that architecture
 RELEASED_CONFIGS = {
-    (80, 50, False): 'configs/upsnet/upsnet_r50-caffe_fpn_1x_coco.py',
-    (80, 101, True): 'configs/upsnet/upsnet_r101-caffe-dcn_fpn_3x_coco.py',
-    (8, 50, False): 'configs/upsnet/upsnet_r50-caffe_fpn_cityscapes.py',
+    (80, 50, False): 'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-90k_coco.py',
+    (80, 101, True): 'configs/upsnet/upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py',
+    (8, 50, False): 'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py',
     (8, 101, False):
-    'configs/upsnet/upsnet_r101-caffe_fpn_coco-pretrain_cityscapes.py',
+    'configs/upsnet/upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py',
 }
 RESNET_DEPTHS = {6: 50, 23: 101}  # blocks in res4
 

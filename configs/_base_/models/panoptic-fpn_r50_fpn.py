@@ -1,6 +1,6 @@
 # mmdet's Panoptic FPN R50-FPN model (Mask R-CNN + PanopticFPNHead +
 # HeuristicFusionHead) as a model-only base, for configs that bring their own
-# dataset and schedule. Same values as mmdet's panoptic-fpn_r50_fpn_1x_coco.
+# dataset and schedule. Same values as mmdet's panoptic-fpn_r50_fpn_8xb2-1x_coco.
 _base_ = 'mmdet::_base_/models/mask-rcnn_r50_fpn.py'
 
 model = dict(

@@ -95,7 +95,7 @@ def _check_semantic_and_instances(result, model, size):
 
 
 def test_synthetic_config_loss_and_predict():
-    cfg = _cfg('aunet_r18_fpn_synthetic.py')
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py')
     model, _, results = _loss_and_predict(cfg.model, 64, 4)
     assert model.semantic_head.use_pam and model.semantic_head.use_mam
     # random init with score_thr 0.5 (synthetic setting) still gives a map
@@ -107,7 +107,7 @@ def test_synthetic_config_loss_and_predict():
 
 
 def test_coco_sized_config_loss_and_predict():
-    cfg = _cfg('aunet_r50_fpn_1x_coco.py')
+    cfg = _cfg('aunet_r50_fpn_8xb2-18e_coco.py')
     model, _, results = _loss_and_predict(
         _small_detection(cfg.model), 96, 80)
     assert model.semantic_head.num_classes == 54  # 53 stuff + things
@@ -119,7 +119,7 @@ def test_coco_sized_config_loss_and_predict():
 
 
 def test_cityscapes_config_has_19_bg_classes_and_no_mam():
-    cfg = _cfg('aunet_r50_fpn_cityscapes.py')
+    cfg = _cfg('aunet_r50_fpn_8xb2-100e_cityscapes.py')
     model, _, _ = _loss_and_predict(_small_detection(cfg.model), 64, 8)
     assert model.semantic_head.num_classes == 19
     assert not model.semantic_head.use_mam and model.semantic_head.use_pam
@@ -127,7 +127,7 @@ def test_cityscapes_config_has_19_bg_classes_and_no_mam():
 
 
 def _seg_loss_grads(use_pam, use_mam, mask_feature_size=28):
-    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py').model
     cfg.semantic_head.update(use_pam=use_pam, use_mam=use_mam)
     cfg.mask_feature_size = mask_feature_size
     model = MODELS.build(cfg)
@@ -150,7 +150,7 @@ def test_semantic_loss_reaches_rpn_conv_and_mask_head(mask_feature_size):
 
 
 def test_joint_loss_weights_eq_7():
-    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py').model
 
     def losses_with(weights):
         model_cfg = copy.deepcopy(cfg)
@@ -182,7 +182,7 @@ def test_joint_loss_weights_eq_7():
 def test_things_as_one_class_must_agree_between_heads():
     """The fusion reads the BG logits as S + 1 or T + S classes: a
     mismatch with the semantic head would misread every pixel."""
-    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py').model
     cfg.panoptic_fusion_head.things_as_one_class = False
     with pytest.raises(ValueError, match='things_as_one_class differs'):
         MODELS.build(cfg)
@@ -191,9 +191,9 @@ def test_things_as_one_class_must_agree_between_heads():
 def test_sep_trains_its_bg_model_at_its_own_loss_scale():
     """lambda_4 = 0.3 balances the branches of one joint model; the
     separate BG model of "sep" trains at weight 1."""
-    assert _cfg('aunet-sep_r50_fpn_1x_coco.py').model.loss_weights == dict(
+    assert _cfg('aunet-sep_r50_fpn_8xb2-18e_coco.py').model.loss_weights == dict(
         rpn=1.0, rcnn=1.0, mask=1.0, seg=1.0)
-    for name in ('aunet-e2e_r50_fpn_1x_coco.py', 'aunet_r50_fpn_1x_coco.py'):
+    for name in ('aunet-e2e_r50_fpn_8xb2-18e_coco.py', 'aunet_r50_fpn_8xb2-18e_coco.py'):
         assert _cfg(name).model.loss_weights.seg == 0.3
 
 
@@ -204,7 +204,7 @@ def test_gn_in_the_rpn_conv_and_the_box_head():
     from torch.nn import GroupNorm
 
     from mmpanoptic.models.aunet.aunet import rpn_forward_with_features
-    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py').model
     model = MODELS.build(cfg)
     model.init_weights()
     conv = model.rpn_head.rpn_conv
@@ -223,7 +223,7 @@ def test_gn_in_the_rpn_conv_and_the_box_head():
         torch.testing.assert_close(
             rpn_feats[level],
             torch.relu(conv.norm(conv.conv(x[level]))))
-    for name in ('aunet_r50_fpn_1x_coco.py', 'aunet_r50_fpn_cityscapes.py'):
+    for name in ('aunet_r50_fpn_8xb2-18e_coco.py', 'aunet_r50_fpn_8xb2-100e_cityscapes.py'):
         model_cfg = _cfg(name).model
         assert model_cfg.rpn_head.norm_cfg.type == 'GN'
         assert model_cfg.roi_head.bbox_head.type == 'Shared4Conv1FCBBoxHead'
@@ -231,8 +231,8 @@ def test_gn_in_the_rpn_conv_and_the_box_head():
 
 
 @pytest.mark.parametrize('name', [
-    'aunet_r50_fpn_1x_coco.py', 'aunet_r50_fpn_cityscapes.py',
-    'aunet_r18_fpn_synthetic.py', 'aunet-sep_r50_fpn_1x_coco.py'
+    'aunet_r50_fpn_8xb2-18e_coco.py', 'aunet_r50_fpn_8xb2-100e_cityscapes.py',
+    'aunet_r18_fpn_1xb4-800i_synthetic.py', 'aunet-sep_r50_fpn_8xb2-18e_coco.py'
 ])
 def test_fg_branch_tests_as_mask_rcnn(name):
     """Sec. 3.4: the FG branch follows Mask R-CNN: per-class NMS 0.5, score
@@ -250,7 +250,7 @@ def test_mam_at_test_sees_the_detections_the_fusion_lays():
     """Training feeds MAM positive RoIs (on objects); at test it gets the
     detections scoring at least the fusion's cut-off, not Mask R-CNN's
     0.05 ones."""
-    cfg = _cfg('aunet_r18_fpn_synthetic.py')
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py')
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.eval()
@@ -280,7 +280,7 @@ def test_mam_at_test_sees_the_detections_the_fusion_lays():
 def test_mam_guidance_of_one_object_has_one_scale():
     """Eight positive RoIs on one object (training) and its single
     detection (test) give MAM guidance of the same scale."""
-    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py').model
     model = MODELS.build(cfg)
     model.init_weights()
     model.eval()
@@ -298,7 +298,7 @@ def test_mam_guidance_of_one_object_has_one_scale():
 
 
 def test_sep_baseline_uses_its_own_bg_backbone():
-    cfg = _cfg('aunet_r18_fpn_synthetic.py').model
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py').model
     cfg.semantic_head.update(use_pam=False, use_mam=False,
                              use_reweight=False)
     cfg.bg_backbone = copy.deepcopy(cfg.backbone)
@@ -320,14 +320,14 @@ def test_all_aunet_configs_build():
         osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
     assert len(names) >= 10
     expected = {
-        'aunet-sep_r50_fpn_1x_coco.py': (False, False, False),
-        'aunet-e2e_r50_fpn_1x_coco.py': (False, False, False),
-        'aunet-pam_r50_fpn_1x_coco.py': (True, False, False),
-        'aunet-pam-r_r50_fpn_1x_coco.py': (True, False, True),
-        'aunet-mam_r50_fpn_1x_coco.py': (False, True, False),
-        'aunet-mam-r_r50_fpn_1x_coco.py': (False, True, True),
-        'aunet-table1_r50_fpn_1x_coco.py': (True, True, True),
-        'aunet_r50_fpn_1x_coco.py': (True, True, True),
+        'aunet-sep_r50_fpn_8xb2-18e_coco.py': (False, False, False),
+        'aunet-e2e_r50_fpn_8xb2-18e_coco.py': (False, False, False),
+        'aunet-pam_r50_fpn_8xb2-18e_coco.py': (True, False, False),
+        'aunet-pam-r_r50_fpn_8xb2-18e_coco.py': (True, False, True),
+        'aunet-mam_r50_fpn_8xb2-18e_coco.py': (False, True, False),
+        'aunet-mam-r_r50_fpn_8xb2-18e_coco.py': (False, True, True),
+        'aunet-table1_r50_fpn_8xb2-18e_coco.py': (True, True, True),
+        'aunet_r50_fpn_8xb2-18e_coco.py': (True, True, True),
     }
     for name in names:
         cfg = _cfg(name)
@@ -341,15 +341,15 @@ def test_all_aunet_configs_build():
         assert set(cfg.model.loss_weights) == {'rpn', 'rcnn', 'mask', 'seg'}
     # the structurally different ones are built (the others are built by
     # the loss/predict tests above)
-    sep = MODELS.build(_cfg('aunet-sep_r50_fpn_1x_coco.py').model)
+    sep = MODELS.build(_cfg('aunet-sep_r50_fpn_8xb2-18e_coco.py').model)
     assert sep.bg_backbone is not None and sep.bg_neck is not None
-    equ = MODELS.build(_cfg('aunet-equ_r50_fpn_cityscapes.py').model)
+    equ = MODELS.build(_cfg('aunet-equ_r50_fpn_8xb2-100e_cityscapes.py').model)
     assert equ.semantic_head.num_classes == 12  # 11 stuff + things
     assert equ.panoptic_fusion_head.things_as_one_class
 
 
 def test_predict_without_detections():
-    cfg = _cfg('aunet_r18_fpn_synthetic.py')
+    cfg = _cfg('aunet_r18_fpn_1xb4-800i_synthetic.py')
     cfg.model.test_cfg.rcnn.score_thr = 1.1  # nothing survives
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -372,7 +372,7 @@ def test_synthetic_config_trains_and_evaluates(tiny_synthetic, tmp_path):
     from tests.conftest import tiny_synthetic_cfg_options
 
     register_all_modules()
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'aunet_r18_fpn_synthetic.py'))
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'aunet_r18_fpn_1xb4-800i_synthetic.py'))
     cfg.merge_from_dict(
         tiny_synthetic_cfg_options(tiny_synthetic['root'],
                                    tiny_synthetic['generator']))

@@ -100,7 +100,7 @@ def test_semantic_loss_averages_over_non_ignored_pixels():
     padding pixels must not count in the denominator."""
     init_default_scope('mmpanoptic')
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs/aunet/aunet_r18_fpn_synthetic.py'))
+        osp.join(REPO, 'configs/aunet/aunet_r18_fpn_1xb4-800i_synthetic.py'))
     head = MODELS.build(cfg.model.semantic_head)  # T = 4, S = 4, equ
     logits = torch.randn(1, 5, 2, 3)
     gt = torch.tensor([[[4, 255, 0], [255, 255, 7]]])  # 3 labelled pixels

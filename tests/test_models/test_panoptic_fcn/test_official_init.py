@@ -240,7 +240,7 @@ def test_fpn_of_the_coco_config_uses_the_official_xavier_fill():
     """The R50 configs' FPN (lateral, output and P6/P7 convs) as detectron2's
     ``c2_xavier_fill`` (Kaiming-uniform a = 1, bias 0): the same tensors
     from the same seed, in mmengine's layer order."""
-    cfg = Config.fromfile(find_config('panoptic-fcn_r50_fpn_1x_coco.py'))
+    cfg = Config.fromfile(find_config('panoptic-fcn_r50_fpn_8xb2-90k_coco.py'))
     neck = MODELS.build(cfg.model.neck)
     convs = [m.conv
              for m in neck.lateral_convs] + [m.conv for m in neck.fpn_convs]
@@ -268,7 +268,7 @@ def test_model_init_reaches_every_head_stack():
     head and encoder stacks as above (PyTorch's default bound
     1 / sqrt(fan_in) for plain convs, with non-zero biases in the
     encoder)."""
-    cfg = Config.fromfile(find_config('panoptic-fcn_r18_fpn_synthetic.py'))
+    cfg = Config.fromfile(find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
     model = MODELS.build(cfg.model)
     model.init_weights()
     head = model.panoptic_head

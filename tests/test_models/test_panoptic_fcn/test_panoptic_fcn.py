@@ -99,7 +99,7 @@ def check_loss_and_predict(model, samples, inputs, num_classes):
 
 
 def test_synthetic_config_loss_and_predict():
-    model, _ = build_model('panoptic-fcn_r18_fpn_synthetic.py')
+    model, _ = build_model('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py')
     samples = [make_sample((128, 128), 4, 4, seed=s) for s in range(2)]
     inputs = torch.randn(2, 3, 128, 128)
     check_loss_and_predict(model, samples, inputs, 8)
@@ -107,7 +107,7 @@ def test_synthetic_config_loss_and_predict():
 
 def test_coco_config_loss_and_predict_tiny_input():
     # full R50-FPN + deformable position head, 80 things / 53 stuff, 64 px
-    model, cfg = build_model('panoptic-fcn_r50_fpn_1x_coco.py')
+    model, cfg = build_model('panoptic-fcn_r50_fpn_8xb2-90k_coco.py')
     assert cfg.model.panoptic_head.position_head.deformable
     samples = [
         make_sample((64, 64), 80, 53, ori_shape=(96, 80), seed=3),
@@ -135,7 +135,7 @@ def test_encoder_upsampling_gives_stride_two_masks():
         FeatureEncoder(in_channels=4, upsample_ratio=1.5)
 
     model, _ = build_model(
-        'panoptic-fcn_r18_fpn_synthetic.py',
+        'panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py',
         feature_encoder=dict(channels=64, num_convs=3, upsample_ratio=2))
     inputs = torch.randn(2, 3, 64, 64)
     assert model.panoptic_head(
@@ -145,7 +145,7 @@ def test_encoder_upsampling_gives_stride_two_masks():
 
 
 def test_loss_without_things():
-    model, _ = build_model('panoptic-fcn_r18_fpn_synthetic.py')
+    model, _ = build_model('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py')
     sample = make_sample((64, 64), 4, 4)
     sample.gt_instances = InstanceData(
         masks=BitmapMasks(np.zeros((0, 64, 64), np.uint8), 64, 64),
@@ -159,7 +159,7 @@ def test_loss_without_things():
 
 
 def test_bad_sem_seg_shape_is_reported():
-    model, _ = build_model('panoptic-fcn_r18_fpn_synthetic.py')
+    model, _ = build_model('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py')
     sample = make_sample((64, 64), 4, 4)
     sample.gt_sem_seg = PixelData(sem_seg=torch.zeros(1, 32, 32).long())
     with pytest.raises(ValueError, match='batch input shape'):
@@ -272,13 +272,13 @@ def test_inference_with_only_things_fuses_duplicates_across_levels():
 
 
 @pytest.mark.parametrize('config', [
-    'panoptic-fcn_r50_fpn_1x_coco.py', 'panoptic-fcn_r50_fpn_3x_coco.py',
-    'panoptic-fcn-400_r50_fpn_3x_coco.py',
-    'panoptic-fcn-512_r50_fpn_3x_coco.py',
-    'panoptic-fcn-600_r50_fpn_3x_coco.py',
-    'panoptic-fcn-star_r50_fpn_3x_coco.py',
-    'panoptic-fcn_r50_fpn_65k_cityscapes.py',
-    'panoptic-fcn_r18_fpn_synthetic.py'
+    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py', 'panoptic-fcn_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-400_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-512_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-600_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-star_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb4-65k_cityscapes.py',
+    'panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'
 ])
 def test_configs_build(config):
     cfg = Config.fromfile(find_config(config))

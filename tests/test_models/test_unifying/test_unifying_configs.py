@@ -14,27 +14,27 @@ CONFIG_DIR = osp.join(
 # config -> (mask head, affinity head + matching loss, inference,
 #            potential variant, detection cut-off, things, stuff)
 EXPECTED = {
-    'unifying_r50_fpn_65k_cityscapes.py':
+    'unifying_r50_fpn_4xb8-65k_cityscapes.py':
     (True, True, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_nomask.py':
+    'unifying-nomask_r50_fpn_4xb8-65k_cityscapes.py':
     (False, True, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_nomask_gt-detections.py':
+    'unifying-nomask-gt-detections_r50_fpn_4xb8-65k_cityscapes.py':
     (False, True, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_ablation-a.py':
+    'unifying-table1-a_r50_fpn_4xb8-65k_cityscapes.py':
     (False, False, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_ablation-b.py':
+    'unifying-table1-b_r50_fpn_4xb8-65k_cityscapes.py':
     (False, True, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_ablation-c1.py':
+    'unifying-table1-c1_r50_fpn_4xb8-65k_cityscapes.py':
     (True, False, 'heuristic', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_ablation-c2.py':
+    'unifying-table1-c2_r50_fpn_4xb8-65k_cityscapes.py':
     (True, False, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_ablation-d1.py':
+    'unifying-table1-d1_r50_fpn_4xb8-65k_cityscapes.py':
     (True, True, 'heuristic', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_65k_cityscapes_ablation-d2.py':
+    'unifying-table1-d2_r50_fpn_4xb8-65k_cityscapes.py':
     (True, True, 'argmax', 'B', 0.5, 8, 11),
-    'unifying_r50_fpn_200k_coco.py': (True, True, 'argmax', 'C', 0.75, 80,
+    'unifying_r50_fpn_8xb2-200k_coco.py': (True, True, 'argmax', 'C', 0.75, 80,
                                       53),
-    'unifying_r18_fpn_synthetic.py': (True, True, 'argmax', 'C', 0.75, 4, 4),
+    'unifying_r18_fpn_1xb4-800i_synthetic.py': (True, True, 'argmax', 'C', 0.75, 4, 4),
 }
 
 
@@ -63,7 +63,7 @@ def test_configs_build_the_models_of_table_1(name):
 
 def test_cityscapes_schedule_and_losses_of_appendix_b():
     cfg = Config.fromfile(
-        osp.join(CONFIG_DIR, 'unifying_r50_fpn_65k_cityscapes.py'))
+        osp.join(CONFIG_DIR, 'unifying_r50_fpn_4xb8-65k_cityscapes.py'))
     assert cfg.train_cfg.max_iters == 65000
     assert cfg.param_scheduler[1].milestones == [40000, 55000]
     assert cfg.optim_wrapper.optimizer.lr == 0.01
@@ -74,7 +74,7 @@ def test_cityscapes_schedule_and_losses_of_appendix_b():
                cfg.model.loss_panoptic.loss_weight)
     assert weights == (0.25, 1.0, 1.0)
     coco = Config.fromfile(
-        osp.join(CONFIG_DIR, 'unifying_r50_fpn_200k_coco.py'))
+        osp.join(CONFIG_DIR, 'unifying_r50_fpn_8xb2-200k_coco.py'))
     assert coco.train_cfg.max_iters == 200000
     assert coco.param_scheduler[1].milestones == [150000, 190000]
     weights = (coco.model.roi_head.bbox_head.loss_cls.loss_weight,

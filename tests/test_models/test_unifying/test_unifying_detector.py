@@ -14,8 +14,8 @@ from .panoptic_batch import make_panoptic_batch
 CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
     'configs', 'unifying')
-SYNTHETIC = osp.join(CONFIG_DIR, 'unifying_r18_fpn_synthetic.py')
-COCO = osp.join(CONFIG_DIR, 'unifying_r50_fpn_200k_coco.py')
+SYNTHETIC = osp.join(CONFIG_DIR, 'unifying_r18_fpn_1xb4-800i_synthetic.py')
+COCO = osp.join(CONFIG_DIR, 'unifying_r50_fpn_8xb2-200k_coco.py')
 
 
 def build_model(config, **model_overrides):

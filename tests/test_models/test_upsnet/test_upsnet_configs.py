@@ -19,12 +19,12 @@ def _cfg(name):
 
 # Table 6 (paper 4.5): (Pano., Our ICA, Loss Bal., RoI Loss, Unk.)
 TABLE6 = {
-    'upsnet-table6-row1_r50_fpn_1x_coco.py': (0, 0, 0, 0, 0),
-    'upsnet-table6-row2_r50_fpn_1x_coco.py': (1, 0, 0, 0, 0),
-    'upsnet-table6-row3_r50_fpn_1x_coco.py': (1, 1, 0, 0, 0),
-    'upsnet-table6-row4_r50_fpn_1x_coco.py': (1, 1, 1, 0, 0),
-    'upsnet-table6-row5_r50_fpn_1x_coco.py': (1, 1, 1, 1, 0),
-    'upsnet_r50_fpn_1x_coco.py': (1, 1, 1, 1, 1),
+    'upsnet-table6-row1_r50_fpn_8xb2-90k_coco.py': (0, 0, 0, 0, 0),
+    'upsnet-table6-row2_r50_fpn_8xb2-90k_coco.py': (1, 0, 0, 0, 0),
+    'upsnet-table6-row3_r50_fpn_8xb2-90k_coco.py': (1, 1, 0, 0, 0),
+    'upsnet-table6-row4_r50_fpn_8xb2-90k_coco.py': (1, 1, 1, 0, 0),
+    'upsnet-table6-row5_r50_fpn_8xb2-90k_coco.py': (1, 1, 1, 1, 0),
+    'upsnet_r50_fpn_8xb2-90k_coco.py': (1, 1, 1, 1, 1),
 }
 
 
@@ -48,8 +48,8 @@ def test_table6_rows(name):
 
 
 def test_upsnet_c_and_cp_are_table7_heuristic_variants():
-    c = _cfg('upsnet-c_r50_fpn_1x_coco.py').model
-    cp = _cfg('upsnet-cp_r50_fpn_1x_coco.py').model
+    c = _cfg('upsnet-c_r50_fpn_8xb2-90k_coco.py').model
+    cp = _cfg('upsnet-cp_r50_fpn_8xb2-90k_coco.py').model
     assert c.panoptic_fusion_head.loss_panoptic is None
     assert cp.panoptic_fusion_head.loss_panoptic is not None
     for model in (c, cp):
@@ -79,7 +79,7 @@ def test_coco_and_cityscapes_configs_return_instance_masks():
 
 
 def test_r101_dcn_trains_as_the_official_yaml():
-    cfg = _cfg('upsnet_r101-dcn_fpn_3x_coco.py')
+    cfg = _cfg('upsnet_r101-dcn_fpn_8xb2-270k_coco.py')
     resize = cfg.train_dataloader.dataset.pipeline[2]
     assert resize.type == 'RandomChoiceResize' and resize.keep_ratio
     assert resize.scales == [(1333, short) for short in
@@ -90,10 +90,10 @@ def test_r101_dcn_trains_as_the_official_yaml():
 
 
 @pytest.mark.parametrize('name,depth,dcn,neck', [
-    ('upsnet_r50-caffe_fpn_1x_coco.py', 50, False, 'GlobalContextFPN'),
-    ('upsnet_r101-caffe-dcn_fpn_3x_coco.py', 101, True, 'GlobalContextFPN'),
-    ('upsnet_r50-caffe_fpn_cityscapes.py', 50, False, 'FPN'),
-    ('upsnet_r101-caffe_fpn_coco-pretrain_cityscapes.py', 101, False, 'FPN'),
+    ('upsnet_r50-caffe_fpn_8xb2-90k_coco.py', 50, False, 'GlobalContextFPN'),
+    ('upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py', 101, True, 'GlobalContextFPN'),
+    ('upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py', 50, False, 'FPN'),
+    ('upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py', 101, False, 'FPN'),
 ])
 def test_caffe_style_configs_of_the_released_checkpoints(
         name, depth, dcn, neck):

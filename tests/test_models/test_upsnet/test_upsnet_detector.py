@@ -90,8 +90,8 @@ def _run(cfg, size, num_items=(3, 0)):
 
 
 @pytest.mark.parametrize('config,size', [
-    ('upsnet_r18_fpn_synthetic.py', 64),
-    ('upsnet_r50_fpn_1x_coco.py', 64),
+    ('upsnet_r18_fpn_1xb4-800i_synthetic.py', 64),
+    ('upsnet_r50_fpn_8xb2-90k_coco.py', 64),
 ])
 def test_loss_and_predict(config, size):
     # score threshold 0: detections reach the panoptic head
@@ -106,7 +106,7 @@ def test_loss_and_predict(config, size):
 
 
 def test_panoptic_loss_reaches_semantic_and_mask_heads():
-    model = MODELS.build(_model_cfg('upsnet_r18_fpn_synthetic.py'))
+    model = MODELS.build(_model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py'))
     model.init_weights()
     model.train()
     packed = _batch(4, 4, 64, num_items=(3, 2))
@@ -128,14 +128,14 @@ def test_panoptic_loss_reaches_semantic_and_mask_heads():
 
 def test_zero_detections_and_zero_stuff_give_valid_maps():
     # no detection passes the threshold: stuff / unknown only
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py', score_thr=1.1)
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py', score_thr=1.1)
     _, _, results = _run(cfg, 64)
     for result in results:
         assert len(result.pred_instances) == 0
         pan = result.pred_panoptic_seg.sem_seg
         assert (pan < INSTANCE_OFFSET).all()
     # every stuff segment trimmed away: things and VOID only
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py', score_thr=0.0)
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py', score_thr=0.0)
     cfg.test_cfg.panoptic.stuff_area_limit = 64 * 64 + 1
     _, _, results = _run(cfg, 64)
     for result in results:
@@ -144,7 +144,7 @@ def test_zero_detections_and_zero_stuff_give_valid_maps():
 
 
 def test_heuristic_variant():
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py', score_thr=0.0)
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py', score_thr=0.0)
     cfg.panoptic_fusion_head.loss_panoptic = None  # UPSNet-C
     cfg.test_cfg.panoptic.fusion = 'heuristic'
     cfg.test_cfg.panoptic.with_instance_masks = True
@@ -154,7 +154,7 @@ def test_heuristic_variant():
 
 
 def test_no_unknown_model_trains_and_predicts():
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py', score_thr=0.0)
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py', score_thr=0.0)
     cfg.panoptic_fusion_head.update(unknown_fraction=0.0, with_unknown=False)
     _, losses, _ = _run(cfg, 64)
     assert torch.isfinite(losses['loss_panoptic'])
@@ -225,7 +225,7 @@ def test_two_detection_paths(monkeypatch):
     NMS, ``mask_roi_panoptic`` class-agnostic at 0.6; used at lines 204 and
     218): ``pred_instances`` from the standard one, the panoptic logits
     from the class-agnostic one."""
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py')
     cfg.test_cfg.panoptic.score_thr = 0.6
     result, received = _predict_fixed(cfg, monkeypatch)
     instances = result.pred_instances
@@ -251,7 +251,7 @@ def test_instance_masks_evaluate_with_coco_metric(monkeypatch, tmp_path):
     carries binary masks that mmdet's ``CocoMetric`` evaluates for box and
     mask AP: A matches the one ground-truth object exactly (AP 1), C is a
     lower-scored false positive of the same class (AP still 1)."""
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py')
     cfg.test_cfg.panoptic.with_instance_masks = True
     result, _ = _predict_fixed(cfg, monkeypatch)
     masks = result.pred_instances.masks
@@ -280,18 +280,18 @@ def test_instance_masks_evaluate_with_coco_metric(monkeypatch, tmp_path):
 
 
 def test_class_count_mismatch_is_reported():
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py')
     cfg.panoptic_fusion_head.num_stuff_classes = 5
     with pytest.raises(ValueError, match='differ between heads'):
         MODELS.build(cfg)
-    cfg = _model_cfg('upsnet_r18_fpn_synthetic.py')
+    cfg = _model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py')
     cfg.roi_head.bbox_head.num_classes = 3
     with pytest.raises(ValueError, match='thing classes'):
         MODELS.build(cfg)
 
 
 def test_tensor_mode_forward():
-    model = MODELS.build(_model_cfg('upsnet_r18_fpn_synthetic.py'))
+    model = MODELS.build(_model_cfg('upsnet_r18_fpn_1xb4-800i_synthetic.py'))
     model.eval()
     data = model.data_preprocessor(_batch(4, 4, 64), False)
     with torch.no_grad():

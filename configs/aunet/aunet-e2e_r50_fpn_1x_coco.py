@@ -1,5 +1,0 @@
-# Table 1, row "e2e": unified network (shared backbone, joint loss), no PAM,
-# no MAM, no reweight.
-_base_ = './aunet-table1_r50_fpn_1x_coco.py'
-model = dict(
-    semantic_head=dict(use_pam=False, use_mam=False, use_reweight=False))

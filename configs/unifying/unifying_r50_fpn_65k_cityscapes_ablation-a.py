@@ -1,5 +1,0 @@
-# Table 1 model A: Faster R-CNN boxes, no dense instance affinity, no
-# panoptic matching loss; the dynamic potential is the output (argmax).
-_base_ = './unifying_r50_fpn_65k_cityscapes_nomask.py'
-
-model = dict(affinity_head=None, loss_panoptic=None)
