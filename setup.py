@@ -182,7 +182,8 @@ setup(
     long_description=readme(),
     long_description_content_type='text/markdown',
     keywords='computer vision, panoptic segmentation, openmmlab',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'tests.*', 'docs')),
     include_package_data=True,
     python_requires='>=3.8',
     license='Apache License 2.0',
