@@ -2,7 +2,10 @@
 2019), as used by UPSNet-C / UPSNet-CP in the UPSNet paper's tables:
 instance masks are laid by decreasing score, a mask mostly covered by
 already laid masks is skipped, only its free part is drawn; remaining pixels
-take the semantic head's argmax if it is a stuff class, else VOID."""
+take the semantic head's argmax if it is a stuff class, else VOID. Stuff
+classes are trimmed by their area in the semantic argmax, before things are
+drawn over them, as the official UPSNet code (``_merge_pred_single_core``
+in ``upsnet/dataset/base_dataset.py``)."""
 import torch
 from torch import Tensor
 
@@ -34,7 +37,8 @@ def heuristic_combination(semantic_labels: Tensor,
         overlap_thr (float): Skip a mask whose overlap with laid masks
             exceeds this share of its area.
         mask_thr (float): Binarisation threshold of the mask logits.
-        stuff_area_limit (int): Stuff classes smaller than this are VOID.
+        stuff_area_limit (int): Stuff classes whose semantic argmax area is
+            smaller than this are VOID.
 
     Returns:
         Tensor: (H, W) long panoptic map in mmdet's encoding.
@@ -45,6 +49,8 @@ def heuristic_combination(semantic_labels: Tensor,
     # stuff from the semantic argmax; semantic "thing" pixels are VOID
     pan = torch.where(semantic >= num_things_classes, semantic,
                       semantic.new_full((), void))
+    pan = trim_small_stuff(pan, num_things_classes, num_stuff_classes,
+                           stuff_area_limit)
     num_instances = labels.shape[0]
     if num_instances > 0:
         foreground = mask_values > mask_thr
@@ -56,5 +62,4 @@ def heuristic_combination(semantic_labels: Tensor,
         owner, _ = lay_things_by_score(
             masks.view(num_instances, height, width), overlap_thr)
         pan = draw_things(pan, owner, labels)
-    return trim_small_stuff(pan, num_things_classes, num_stuff_classes,
-                            stuff_area_limit)
+    return pan

@@ -281,16 +281,19 @@ def _as_official_2ch(pan, num_things, num_stuff):
 def test_heuristic_fusion_equals_official_combination():
     """UPSNet-C / -CP: the panoptic head with ``fusion='heuristic'`` on
     random standard detections (scores around the 0.6 cut, overlapping
-    masks) against the official combination. Stuff trimming is off: the
-    official code counts a stuff class's area before things are drawn over
-    it, ours after (the order of Kirillov et al.)."""
+    masks) against the official combination, with stuff area limits that
+    keep some stuff classes and drop others (each stuff class covers about
+    87 of the 520 pixels): a stuff class is trimmed by its area before
+    things are drawn over it."""
     num_things, num_stuff = 3, 3
-    head = UPSNetPanopticHead(
-        num_things, num_stuff,
-        test_cfg=dict(fusion='heuristic', stuff_area_limit=0))
     gen = torch.Generator().manual_seed(1)
     height, width = 20, 26
-    for trial in range(30):
+    for trial in range(40):
+        stuff_area_limit = (0, 60, 87, 100)[trial % 4]
+        head = UPSNetPanopticHead(
+            num_things, num_stuff,
+            test_cfg=dict(fusion='heuristic',
+                          stuff_area_limit=stuff_area_limit))
         boxes, logits, labels, scores = _random_detections(
             gen, height, width, num_range=(0, 10), max_size=14,
             num_classes=num_things)
@@ -308,7 +311,7 @@ def test_heuristic_fusion_equals_official_combination():
         expected_c0, expected_c1 = official_combine(
             official_sem.astype(np.uint8), scores.numpy(),
             labels.numpy() + 1, binary, num_things + num_stuff,
-            num_things + 1, stuff_area_limit=0)
+            num_things + 1, stuff_area_limit=stuff_area_limit)
         c0, c1 = _as_official_2ch(pan.long(), num_things, num_stuff)
         assert np.array_equal(c0, expected_c0), trial
         assert np.array_equal(c1, expected_c1), trial
