@@ -19,8 +19,9 @@ prints, after the PQ tables, every thing false negative sorted by cause:
 
 with the recall per size bucket, and the false positive thing segments by
 size. The cut-off defaults to the config's ``model.test_cfg.panoptic.
-score_thr`` (the Unifying model), else ``model.test_cfg.rcnn.score_thr``,
-else none (every returned detection counts).
+score_thr`` (UPSNet and Unifying: the detections the panoptic step takes),
+else ``model.test_cfg.rcnn.score_thr``, else none (every returned detection
+counts).
 
 Example (the synthetic Unifying model; sizes for its 12-55 px objects)::
 
