@@ -255,10 +255,13 @@ def roi_axis_footprints(rois: Tensor, roi_size: Tuple[int, int],
         reached = torch.zeros((rois.shape[0], size + 1),
                               dtype=torch.bool,
                               device=rois.device)
+        # the tensor form of scatter_ (jit tracing, e.g. the FLOP counter,
+        # has no op for a bool scalar)
+        marks = torch.ones_like(low, dtype=torch.bool)
         reached.scatter_(1, torch.where(valid & (w_low > 0), low, outside),
-                         True)
+                         marks)
         reached.scatter_(1, torch.where(valid & (w_high > 0), high, outside),
-                         True)
+                         marks)
         footprints.append(reached[:, :size])
     return footprints[0], footprints[1]
 
