@@ -50,36 +50,66 @@ PLAIN_UNIFYING = {
     'model.affinity_head.decoder.deformable': False,
 }
 METHODS = [
-    dict(name='Panoptic FPN (mmdet)', config='panoptic-fpn_r50_fpn_8xb2-1x_coco',
-         synthetic='panoptic-fpn_r18_fpn_1xb4-800i_synthetic', target=None),
-    dict(name='UPSNet', config='upsnet_r50_fpn_8xb2-90k_coco',
-         synthetic='upsnet_r18_fpn_1xb4-800i_synthetic', target=None),
-    dict(name='UPSNet (plain 3x3 semantic convs)',
-         config='upsnet-nodcn_r50_fpn_8xb2-90k_coco', synthetic=None,
-         target=1.15),
-    dict(name='AUNet', config='aunet_r50_fpn_8xb2-18e_coco',
-         synthetic='aunet_r18_fpn_1xb4-800i_synthetic', target=1.25),
-    dict(name='Unifying', config='unifying_r50_fpn_8xb2-200k_coco',
-         synthetic='unifying_r18_fpn_1xb4-800i_synthetic', target=None),
-    dict(name='Unifying (plain 3x3 decoder convs)',
-         config='unifying_r50_fpn_8xb2-200k_coco', cfg_options=PLAIN_UNIFYING,
-         synthetic=None, target=1.15),
+    dict(
+        name='Panoptic FPN (mmdet)',
+        config='panoptic-fpn_r50_fpn_8xb2-1x_coco',
+        synthetic='panoptic-fpn_r18_fpn_1xb4-800i_synthetic',
+        target=None),
+    dict(
+        name='UPSNet',
+        config='upsnet_r50_fpn_8xb2-90k_coco',
+        synthetic='upsnet_r18_fpn_1xb4-800i_synthetic',
+        target=None),
+    dict(
+        name='UPSNet (plain 3x3 semantic convs)',
+        config='upsnet-nodcn_r50_fpn_8xb2-90k_coco',
+        synthetic=None,
+        target=1.15),
+    dict(
+        name='AUNet',
+        config='aunet_r50_fpn_8xb2-18e_coco',
+        synthetic='aunet_r18_fpn_1xb4-800i_synthetic',
+        target=1.25),
+    dict(
+        name='Unifying',
+        config='unifying_r50_fpn_8xb2-200k_coco',
+        synthetic='unifying_r18_fpn_1xb4-800i_synthetic',
+        target=None),
+    dict(
+        name='Unifying (plain 3x3 decoder convs)',
+        config='unifying_r50_fpn_8xb2-200k_coco',
+        cfg_options=PLAIN_UNIFYING,
+        synthetic=None,
+        target=1.15),
     # the paper times its Cityscapes model (197 ms vs 386 ms), whose
     # decoders have UPSNet's Cityscapes depth: 2 layers instead of 3
-    dict(name='Unifying (plain convs, 2-layer decoders)',
-         config='unifying_r50_fpn_8xb2-200k_coco',
-         cfg_options={**PLAIN_UNIFYING,
-                      'model.semantic_head.num_convs': 2,
-                      'model.affinity_head.decoder.num_convs': 2},
-         synthetic=None, target=1.15),
-    dict(name='Panoptic FCN', config='panoptic-fcn_r50_fpn_8xb2-90k_coco',
-         synthetic='panoptic-fcn_r18_fpn_1xb4-800i_synthetic', target=None),
-    dict(name='Panoptic FCN-512', config='panoptic-fcn-512_r50_fpn_8xb2-270k_coco',
-         shape=(512, 768), synthetic=None, target=None),
-    dict(name='Panoptic FCN-512 (plain position head)',
-         config='panoptic-fcn-512_r50_fpn_8xb2-270k_coco',
-         cfg_options={'model.panoptic_head.position_head.deformable': False},
-         shape=(512, 768), synthetic=None, target=1.0),
+    dict(
+        name='Unifying (plain convs, 2-layer decoders)',
+        config='unifying_r50_fpn_8xb2-200k_coco',
+        cfg_options={
+            **PLAIN_UNIFYING, 'model.semantic_head.num_convs': 2,
+            'model.affinity_head.decoder.num_convs': 2
+        },
+        synthetic=None,
+        target=1.15),
+    dict(
+        name='Panoptic FCN',
+        config='panoptic-fcn_r50_fpn_8xb2-90k_coco',
+        synthetic='panoptic-fcn_r18_fpn_1xb4-800i_synthetic',
+        target=None),
+    dict(
+        name='Panoptic FCN-512',
+        config='panoptic-fcn-512_r50_fpn_8xb2-270k_coco',
+        shape=(512, 768),
+        synthetic=None,
+        target=None),
+    dict(
+        name='Panoptic FCN-512 (plain position head)',
+        config='panoptic-fcn-512_r50_fpn_8xb2-270k_coco',
+        cfg_options={'model.panoptic_head.position_head.deformable': False},
+        shape=(512, 768),
+        synthetic=None,
+        target=1.0),
 ]
 PQ_KEYS = ('PQ', 'SQ', 'RQ', 'PQ_th', 'SQ_th', 'RQ_th', 'PQ_st', 'SQ_st',
            'RQ_st')

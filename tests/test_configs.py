@@ -69,7 +69,8 @@ TTA_CONFIGS = {
 # UPSNet trains on whole images (multi-scale, short side 800..1024, paper
 # 4.2); AUNet, Unifying and Panoptic FCN train on 512 x 1024 crops.
 CITYSCAPES_WITHOUT_CROP = {
-    'upsnet_r50_fpn_8xb2-12k_cityscapes.py', 'upsnet-m_r50_fpn_8xb2-12k_cityscapes.py',
+    'upsnet_r50_fpn_8xb2-12k_cityscapes.py',
+    'upsnet-m_r50_fpn_8xb2-12k_cityscapes.py',
     'upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py',
     'upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py'
 }

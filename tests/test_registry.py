@@ -51,8 +51,10 @@ def test_mmseg_modules_resolve_with_prefix():
 
 def test_configs_use_mmpanoptic_scope():
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT,
-                 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'))
+        osp.join(
+            REPO_ROOT,
+            'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py')
+    )
     assert cfg.default_scope == 'mmpanoptic'
     assert cfg.model.type == 'PanopticFPN'
     assert cfg.model.backbone.depth == 18

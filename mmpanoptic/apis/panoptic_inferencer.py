@@ -1,8 +1,9 @@
 """Panoptic inference in mmdet's ``DetInferencer`` style.
 
     >>> from mmpanoptic.apis import PanopticInferencer
-    >>> inferencer = PanopticInferencer('panoptic-fpn_r18_fpn_1xb4-800i_synthetic',
-    ...                                 'work_dirs/demo/.../iter_800.pth')
+    >>> inferencer = PanopticInferencer(
+    ...     'panoptic-fpn_r18_fpn_1xb4-800i_synthetic',
+    ...     'work_dirs/demo/.../iter_800.pth')
     >>> results = inferencer('data/synthetic_panoptic/val', out_dir='out')
 
 An exported Panoptic FCN (``tools/deployment/pytorch2onnx.py``) runs in ONNX

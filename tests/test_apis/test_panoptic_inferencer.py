@@ -14,8 +14,9 @@ from mmpanoptic.utils import id2rgb, rgb2id
 
 from ..conftest import REPO_ROOT, tiny_synthetic_cfg_options
 
-CONFIG = osp.join(REPO_ROOT,
-                  'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py')
+CONFIG = osp.join(
+    REPO_ROOT,
+    'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py')
 
 
 def test_panoptic_to_coco_by_hand():
@@ -128,9 +129,11 @@ def test_checkpoint_classes_and_weights_are_used(tiny_cfg, tiny_synthetic,
 
 def test_config_name_and_clear_errors(tmp_path):
     inferencer = PanopticInferencer(
-        'panoptic-fpn_r18_fpn_1xb4-800i_synthetic', device='cpu', show_progress=False)
-    assert osp.basename(
-        inferencer.cfg.filename) == 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'
+        'panoptic-fpn_r18_fpn_1xb4-800i_synthetic',
+        device='cpu',
+        show_progress=False)
+    assert osp.basename(inferencer.cfg.filename
+                        ) == 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'
     with pytest.raises(ValueError, match='empty'):
         inferencer(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='no-such-config'):

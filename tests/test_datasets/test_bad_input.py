@@ -196,8 +196,10 @@ def _rewrite_image(root, ids, image=None, index=0, keep=None):
 @pytest.fixture(scope='module')
 def baseline_model():
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT,
-                 'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py'))
+        osp.join(
+            REPO_ROOT,
+            'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py')
+    )
     with DefaultScope.overwrite_default_scope('mmpanoptic'):
         model = MODELS.build(cfg.model)
     model.init_weights()

@@ -126,7 +126,8 @@ def test_static_graph_pads_smaller_images(tmp_path):
 def test_upsnet_features_onnx_runtime_equals_pytorch(tmp_path):
     """UPSNet up to its RoI stage: FPN levels, RPN maps, semantic logits of
     its deformable head (grid-sample deformable convs), at two sizes."""
-    model = random_model(synthetic_config('upsnet_r18_fpn_1xb4-800i_synthetic'))
+    model = random_model(
+        synthetic_config('upsnet_r18_fpn_1xb4-800i_synthetic'))
     path = tmp_path / 'upsnet.onnx'
     graph, kind = _export(model, path, torch.randn(1, 3, 96, 128))
     assert kind == 'features' and graph.output_names[-1] == 'seg_logits'

@@ -196,7 +196,8 @@ def test_ground_truth_at_the_input_scale_of_a_resizing_config(tmp_path):
     register_all_modules()
     tool = load_script(TOOL)
     cfg = Config.fromfile(
-        REPO_ROOT + '/configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py')
+        REPO_ROOT +
+        '/configs/panoptic_fcn/panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py')
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_cfg.data_root = str(tmp_path / 'data') + '/'
     dataset_cfg.generator = dict(

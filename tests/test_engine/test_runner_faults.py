@@ -17,8 +17,9 @@ from mmpanoptic.engine import (NonFiniteLossHook, capture_rng_state,
 
 from ..conftest import REPO_ROOT, tiny_synthetic_cli_options
 
-CONFIG = osp.join(REPO_ROOT,
-                  'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py')
+CONFIG = osp.join(
+    REPO_ROOT,
+    'configs/panoptic_fpn/panoptic-fpn_r18_fpn_1xb4-800i_synthetic.py')
 MAX_ITERS = 6
 
 

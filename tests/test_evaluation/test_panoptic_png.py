@@ -132,8 +132,7 @@ def test_joint_histogram_refuses_bad_maps(compiled, monkeypatch):
     with pytest.raises(ValueError, match='negative value'):
         joint_histogram(np.zeros((2, 3), np.int64), np.full((2, 3), -4))
     with pytest.raises(ValueError, match='different sizes'):
-        joint_histogram(np.zeros((2, 3), np.int64), np.zeros((3, 2),
-                                                              np.int64))
+        joint_histogram(np.zeros((2, 3), np.int64), np.zeros((3, 2), np.int64))
     # another byte order is read as its values
     swapped = np.arange(6, dtype='>i8').reshape(2, 3)
     np.testing.assert_array_equal(

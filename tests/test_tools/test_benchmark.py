@@ -52,8 +52,12 @@ def test_random_weights_come_from_the_seed():
     register_all_modules()
 
     def weights(seed):
-        model = tool.build_model('panoptic-fcn_r18_fpn_1xb4-800i_synthetic', None, 5,
-                                 'cpu', seed=seed)
+        model = tool.build_model(
+            'panoptic-fcn_r18_fpn_1xb4-800i_synthetic',
+            None,
+            5,
+            'cpu',
+            seed=seed)
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     first, again, other = weights(0), weights(0), weights(1)
@@ -66,8 +70,9 @@ def test_side_by_side_run_reports_every_column():
     from mmpanoptic.utils import register_all_modules
     register_all_modules()
     models = {
-        name: tool.build_model('panoptic-fpn_r18_fpn_1xb4-800i_synthetic', None, 5,
-                               'cpu')
+        name:
+        tool.build_model('panoptic-fpn_r18_fpn_1xb4-800i_synthetic', None, 5,
+                         'cpu')
         for name in ('a', 'b')
     }
     summary = tool.benchmark(models, (64, 96), runs=1, warmup=0,

@@ -25,7 +25,8 @@ def _run(root, *extra):
 
 def test_clean_dataset_passes(tmp_path):
     write_synthetic_panoptic(str(tmp_path), dict(val=4), 40, 48, seed=2)
-    result = _run(tmp_path, '--config', 'panoptic-fpn_r18_fpn_1xb4-800i_synthetic')
+    result = _run(tmp_path, '--config',
+                  'panoptic-fpn_r18_fpn_1xb4-800i_synthetic')
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'OK: no problems found' in result.stdout
     assert 'images: 4' in result.stdout

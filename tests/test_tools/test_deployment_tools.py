@@ -47,8 +47,8 @@ def fcn_files(tiny_synthetic, tmp_path_factory):
     the .onnx file exported from them."""
     out_dir = tmp_path_factory.mktemp('fcn')
     config = out_dir / 'fcn.py'
-    cfg = _tiny_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic', tiny_synthetic,
-                       config, **FCN_TEST_CFG)
+    cfg = _tiny_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic',
+                       tiny_synthetic, config, **FCN_TEST_CFG)
     checkpoint, onnx_file = export_synthetic_fcn(
         cfg, str(out_dir),
         dict(

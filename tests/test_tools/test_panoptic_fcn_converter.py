@@ -27,7 +27,8 @@ register_all_modules()
 
 CONVERTER = 'tools/model_converters/panoptic_fcn_to_mmpanoptic.py'
 CONFIG_1X = 'configs/panoptic_fcn/panoptic-fcn_r50-caffe_fpn_8xb2-90k_coco.py'
-CONFIG_STAR = 'configs/panoptic_fcn/panoptic-fcn-star_r50-caffe_fpn_8xb2-270k_coco.py'
+CONFIG_STAR = ('configs/panoptic_fcn/'
+               'panoptic-fcn-star_r50-caffe_fpn_8xb2-270k_coco.py')
 NUM_THINGS, NUM_STUFF = 80, 53
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
@@ -324,7 +325,8 @@ def test_every_official_key_is_converted(official_1x):
 
 
 @pytest.mark.parametrize('config', [
-    'panoptic-fcn_r50_fpn_8xb2-270k_coco.py', 'panoptic-fcn-400_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn-400_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-512_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-600_r50_fpn_8xb2-270k_coco.py'
 ])

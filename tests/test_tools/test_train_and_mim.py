@@ -170,5 +170,5 @@ def test_test_py_tta(tmp_path):
          str(checkpoint), '--tta'],
         capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode != 0
-    assert 'panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py: --tta needs tta_model' in \
-        refused.stderr
+    assert ('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py: --tta needs '
+            'tta_model') in refused.stderr

@@ -25,7 +25,8 @@ from ..conftest import REPO_ROOT, load_script
 
 CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',
                      'upsnet_to_mmpanoptic.py')
-CONFIG = osp.join(REPO_ROOT, 'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-90k_coco.py')
+CONFIG = osp.join(REPO_ROOT,
+                  'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-90k_coco.py')
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
 # upsnet/experiments/upsnet_resnet50_coco_*.yaml and config/config.py
@@ -353,8 +354,8 @@ def test_cityscapes_r50_without_global_context():
     converted = converter.convert(official)
     assert converter.matching_config(converted) == \
         'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py'
-    model = _assert_loads_strictly(converted,
-                                   'upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py')
+    model = _assert_loads_strictly(
+        converted, 'upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py')
     assert torch.equal(model.neck.lateral_convs[3].conv.weight,
                        official['fpn.fpn_p5_1x1.weight'])
     weight = model.semantic_head.conv_logits.weight
@@ -377,8 +378,8 @@ def test_coco_r101_dcn():
     converted = converter.convert(official)
     assert converter.matching_config(converted) == \
         'configs/upsnet/upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py'
-    model = _assert_loads_strictly(converted,
-                                   'upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py')
+    model = _assert_loads_strictly(
+        converted, 'upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py')
     offset = model.backbone.layer3[22].conv2.conv_offset
     assert torch.equal(
         offset.weight,
@@ -515,8 +516,9 @@ def test_coco_to_cityscapes_equals_official_mapping():
             assert 0.8 < drawn.std() / source.std() < 1.2, key
 
     converted = converter.convert(mapped, missing)
-    assert converter.matching_config(converted) == \
-        'configs/upsnet/upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py'
+    assert converter.matching_config(converted) == (
+        'configs/upsnet/'
+        'upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py')
     model = _build('upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py')
     incompatible = model.load_state_dict(converted, strict=False)
     assert not incompatible.unexpected_keys

@@ -4,7 +4,8 @@ PyTorch state dict of ``resnet_upsnet``) to mmpanoptic's ``UPSNet``.
 The result loads with ``strict=True`` into the model of the caffe-style
 config of its released checkpoint (:data:`RELEASED_CONFIGS`):
 
-- ``upsnet_resnet_50_coco_90000.pth``: ``upsnet_r50-caffe_fpn_8xb2-90k_coco.py``
+- ``upsnet_resnet_50_coco_90000.pth``:
+  ``upsnet_r50-caffe_fpn_8xb2-90k_coco.py``
 - ``upsnet_resnet_101_dcn_coco_270000.pth``:
   ``upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py``
 - ``upsnet_resnet_50_cityscapes_12000.pth``:
@@ -66,9 +67,12 @@ FROZEN_BN_EPS = 1e-5  # mmdet's FrozenBN default, which the config uses
 # (thing classes, ResNet depth, deformable backbone) -> config of the
 # released checkpoint with that architecture
 RELEASED_CONFIGS = {
-    (80, 50, False): 'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-90k_coco.py',
-    (80, 101, True): 'configs/upsnet/upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py',
-    (8, 50, False): 'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py',
+    (80, 50, False):
+    'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-90k_coco.py',
+    (80, 101, True):
+    'configs/upsnet/upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py',
+    (8, 50, False):
+    'configs/upsnet/upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py',
     (8, 101, False):
     'configs/upsnet/upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py',
 }

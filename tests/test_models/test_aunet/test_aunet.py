@@ -191,9 +191,11 @@ def test_things_as_one_class_must_agree_between_heads():
 def test_sep_trains_its_bg_model_at_its_own_loss_scale():
     """lambda_4 = 0.3 balances the branches of one joint model; the
     separate BG model of "sep" trains at weight 1."""
-    assert _cfg('aunet-sep_r50_fpn_8xb2-18e_coco.py').model.loss_weights == dict(
-        rpn=1.0, rcnn=1.0, mask=1.0, seg=1.0)
-    for name in ('aunet-e2e_r50_fpn_8xb2-18e_coco.py', 'aunet_r50_fpn_8xb2-18e_coco.py'):
+    assert _cfg(
+        'aunet-sep_r50_fpn_8xb2-18e_coco.py').model.loss_weights == dict(
+            rpn=1.0, rcnn=1.0, mask=1.0, seg=1.0)
+    for name in ('aunet-e2e_r50_fpn_8xb2-18e_coco.py',
+                 'aunet_r50_fpn_8xb2-18e_coco.py'):
         assert _cfg(name).model.loss_weights.seg == 0.3
 
 
@@ -223,7 +225,8 @@ def test_gn_in_the_rpn_conv_and_the_box_head():
         torch.testing.assert_close(
             rpn_feats[level],
             torch.relu(conv.norm(conv.conv(x[level]))))
-    for name in ('aunet_r50_fpn_8xb2-18e_coco.py', 'aunet_r50_fpn_8xb2-100e_cityscapes.py'):
+    for name in ('aunet_r50_fpn_8xb2-18e_coco.py',
+                 'aunet_r50_fpn_8xb2-100e_cityscapes.py'):
         model_cfg = _cfg(name).model
         assert model_cfg.rpn_head.norm_cfg.type == 'GN'
         assert model_cfg.roi_head.bbox_head.type == 'Shared4Conv1FCBBoxHead'
@@ -232,7 +235,8 @@ def test_gn_in_the_rpn_conv_and_the_box_head():
 
 @pytest.mark.parametrize('name', [
     'aunet_r50_fpn_8xb2-18e_coco.py', 'aunet_r50_fpn_8xb2-100e_cityscapes.py',
-    'aunet_r18_fpn_1xb4-800i_synthetic.py', 'aunet-sep_r50_fpn_8xb2-18e_coco.py'
+    'aunet_r18_fpn_1xb4-800i_synthetic.py',
+    'aunet-sep_r50_fpn_8xb2-18e_coco.py'
 ])
 def test_fg_branch_tests_as_mask_rcnn(name):
     """Sec. 3.4: the FG branch follows Mask R-CNN: per-class NMS 0.5, score
@@ -372,7 +376,8 @@ def test_synthetic_config_trains_and_evaluates(tiny_synthetic, tmp_path):
     from tests.conftest import tiny_synthetic_cfg_options
 
     register_all_modules()
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'aunet_r18_fpn_1xb4-800i_synthetic.py'))
+    cfg = Config.fromfile(
+        osp.join(CONFIG_DIR, 'aunet_r18_fpn_1xb4-800i_synthetic.py'))
     cfg.merge_from_dict(
         tiny_synthetic_cfg_options(tiny_synthetic['root'],
                                    tiny_synthetic['generator']))

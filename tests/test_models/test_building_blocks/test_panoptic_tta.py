@@ -58,7 +58,8 @@ def _tta_setup(tiny_synthetic, config):
 
 
 @pytest.mark.parametrize('config', [
-    'upsnet_r18_fpn_1xb4-800i_synthetic.py', 'aunet_r18_fpn_1xb4-800i_synthetic.py'
+    'upsnet_r18_fpn_1xb4-800i_synthetic.py',
+    'aunet_r18_fpn_1xb4-800i_synthetic.py'
 ])
 def test_tta_averages_all_views_before_the_fusion(tiny_synthetic, config):
     tta, data = _tta_setup(tiny_synthetic, config)
@@ -111,7 +112,8 @@ def test_tta_averages_all_views_before_the_fusion(tiny_synthetic, config):
 
 
 def test_instance_view_must_be_unflipped_and_exist(tiny_synthetic):
-    tta, data = _tta_setup(tiny_synthetic, 'upsnet_r18_fpn_1xb4-800i_synthetic.py')
+    tta, data = _tta_setup(tiny_synthetic,
+                           'upsnet_r18_fpn_1xb4-800i_synthetic.py')
     views = [{key: value[i] for key, value in data.items()} for i in range(6)]
     tta.instance_view = 3
     with pytest.raises(ValueError, match='flipped view'):
@@ -123,9 +125,12 @@ def test_instance_view_must_be_unflipped_and_exist(tiny_synthetic):
 
 def test_methods_without_tta_are_refused():
     register_all_modules()
-    cfg = Config.fromfile(find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
-    with pytest.raises(KeyError, match='panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py: '
-                       '--tta needs tta_model'):
+    cfg = Config.fromfile(
+        find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
+    with pytest.raises(
+            KeyError,
+            match='panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py: '
+            '--tta needs tta_model'):
         use_tta(cfg)
     with pytest.raises(TypeError, match='PanopticFCN does not support'):
         MODELS.build(dict(type='PanopticTTAModel', module=cfg.model))

@@ -72,7 +72,8 @@ def head_outputs(head):
 
 
 def test_pred_instances_evaluated_by_coco_metric(tmp_path):
-    cfg = Config.fromfile(find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
+    cfg = Config.fromfile(
+        find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.eval()

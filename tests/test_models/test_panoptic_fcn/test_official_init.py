@@ -268,7 +268,8 @@ def test_model_init_reaches_every_head_stack():
     head and encoder stacks as above (PyTorch's default bound
     1 / sqrt(fan_in) for plain convs, with non-zero biases in the
     encoder)."""
-    cfg = Config.fromfile(find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
+    cfg = Config.fromfile(
+        find_config('panoptic-fcn_r18_fpn_1xb4-800i_synthetic.py'))
     model = MODELS.build(cfg.model)
     model.init_weights()
     head = model.panoptic_head

@@ -24,7 +24,8 @@ from mmpanoptic.utils.config_path import find_config
 register_all_modules()
 
 CONFIGS = [
-    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py', 'panoptic-fcn_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-400_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-512_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-600_r50_fpn_8xb2-270k_coco.py',
@@ -106,7 +107,8 @@ def test_param_groups_match_detectron2(config):
 
 
 @pytest.mark.parametrize('config', [
-    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py', 'panoptic-fcn_r50_fpn_8xb4-65k_cityscapes.py'
+    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb4-65k_cityscapes.py'
 ])
 def test_gradient_clipping_is_detectron2_value_clipping(config):
     """Each gradient element clamped to +-35 (detectron2's default

@@ -272,7 +272,8 @@ def test_inference_with_only_things_fuses_duplicates_across_levels():
 
 
 @pytest.mark.parametrize('config', [
-    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py', 'panoptic-fcn_r50_fpn_8xb2-270k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb2-90k_coco.py',
+    'panoptic-fcn_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-400_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-512_r50_fpn_8xb2-270k_coco.py',
     'panoptic-fcn-600_r50_fpn_8xb2-270k_coco.py',

@@ -14,27 +14,28 @@ CONFIG_DIR = osp.join(
 # config -> (mask head, affinity head + matching loss, inference,
 #            potential variant, detection cut-off, things, stuff)
 EXPECTED = {
-    'unifying_r50_fpn_4xb8-65k_cityscapes.py':
-    (True, True, 'argmax', 'B', 0.5, 8, 11),
-    'unifying-nomask_r50_fpn_4xb8-65k_cityscapes.py':
-    (False, True, 'argmax', 'B', 0.5, 8, 11),
+    'unifying_r50_fpn_4xb8-65k_cityscapes.py': (True, True, 'argmax', 'B', 0.5,
+                                                8, 11),
+    'unifying-nomask_r50_fpn_4xb8-65k_cityscapes.py': (False, True, 'argmax',
+                                                       'B', 0.5, 8, 11),
     'unifying-nomask-gt-detections_r50_fpn_4xb8-65k_cityscapes.py':
     (False, True, 'argmax', 'B', 0.5, 8, 11),
     'unifying-table1-a_r50_fpn_4xb8-65k_cityscapes.py':
     (False, False, 'argmax', 'B', 0.5, 8, 11),
-    'unifying-table1-b_r50_fpn_4xb8-65k_cityscapes.py':
-    (False, True, 'argmax', 'B', 0.5, 8, 11),
+    'unifying-table1-b_r50_fpn_4xb8-65k_cityscapes.py': (False, True, 'argmax',
+                                                         'B', 0.5, 8, 11),
     'unifying-table1-c1_r50_fpn_4xb8-65k_cityscapes.py':
     (True, False, 'heuristic', 'B', 0.5, 8, 11),
     'unifying-table1-c2_r50_fpn_4xb8-65k_cityscapes.py':
     (True, False, 'argmax', 'B', 0.5, 8, 11),
     'unifying-table1-d1_r50_fpn_4xb8-65k_cityscapes.py':
     (True, True, 'heuristic', 'B', 0.5, 8, 11),
-    'unifying-table1-d2_r50_fpn_4xb8-65k_cityscapes.py':
-    (True, True, 'argmax', 'B', 0.5, 8, 11),
+    'unifying-table1-d2_r50_fpn_4xb8-65k_cityscapes.py': (True, True, 'argmax',
+                                                          'B', 0.5, 8, 11),
     'unifying_r50_fpn_8xb2-200k_coco.py': (True, True, 'argmax', 'C', 0.75, 80,
-                                      53),
-    'unifying_r18_fpn_1xb4-800i_synthetic.py': (True, True, 'argmax', 'C', 0.75, 4, 4),
+                                           53),
+    'unifying_r18_fpn_1xb4-800i_synthetic.py': (True, True, 'argmax', 'C',
+                                                0.75, 4, 4),
 }
 
 

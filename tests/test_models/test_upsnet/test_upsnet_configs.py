@@ -91,9 +91,11 @@ def test_r101_dcn_trains_as_the_official_yaml():
 
 @pytest.mark.parametrize('name,depth,dcn,neck', [
     ('upsnet_r50-caffe_fpn_8xb2-90k_coco.py', 50, False, 'GlobalContextFPN'),
-    ('upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py', 101, True, 'GlobalContextFPN'),
+    ('upsnet_r101-caffe-dcn_fpn_8xb2-270k_coco.py', 101, True,
+     'GlobalContextFPN'),
     ('upsnet_r50-caffe_fpn_8xb2-12k_cityscapes.py', 50, False, 'FPN'),
-    ('upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py', 101, False, 'FPN'),
+    ('upsnet_r101-caffe_fpn_8xb2-3k_coco-pretrain_cityscapes.py', 101, False,
+     'FPN'),
 ])
 def test_caffe_style_configs_of_the_released_checkpoints(
         name, depth, dcn, neck):
